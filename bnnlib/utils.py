@@ -1,0 +1,142 @@
+"""Small shared helpers: seeding, RNG state capture, atomic and checksummed files.
+
+Kept deliberately small; anything model- or paper-specific lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "seed_everything",
+    "get_rng_state",
+    "set_rng_state",
+    "atomic_write_bytes",
+    "save_checksummed",
+    "load_checksummed",
+    "CorruptFileError",
+]
+
+_MAGIC = b"BNNLIB-CHECKSUMMED-v1\n"
+
+
+class CorruptFileError(RuntimeError):
+    """A checksummed file is truncated, altered or not in the expected format."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's ``random``, numpy's global RNG and torch (CPU and all CUDA devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def get_rng_state() -> dict[str, Any]:
+    """Capture every global RNG state the training loop draws from.
+
+    Returned as tensors, lists and ints only, so it survives ``torch.load(weights_only=True)``.
+    """
+    np_state = np.random.get_state()
+    py_version, py_internal, py_gauss = random.getstate()
+    state: dict[str, Any] = {
+        "python": [py_version, list(py_internal), py_gauss],
+        "numpy": [
+            np_state[0],
+            torch.from_numpy(np_state[1].astype(np.int64)),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore RNG states captured by :func:`get_rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The bytes go to a temporary file in the same folder, are flushed and fsync'ed, and the
+    temporary file is then renamed over ``path`` with :func:`os.replace` (atomic on POSIX).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_checksummed(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` ``obj`` atomically, prefixed by a magic line and its SHA-256.
+
+    File layout: ``magic`` + 64 hex digits + ``\\n`` + the ``torch.save`` payload.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    payload = buffer.getvalue()
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    return atomic_write_bytes(path, _MAGIC + digest + b"\n" + payload)
+
+
+def load_checksummed(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """Load a file written by :func:`save_checksummed`, verifying its checksum first.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CorruptFileError: wrong header, truncated or altered payload, or unreadable pickle.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    header_len = len(_MAGIC) + 65
+    if not raw.startswith(_MAGIC) or len(raw) < header_len:
+        raise CorruptFileError(
+            f"{path} is not a bnnlib checkpoint (missing the {_MAGIC.strip().decode()!r} "
+            f"header; {len(raw)} bytes). Delete it or point to a file written by bnnlib."
+        )
+    expected = raw[len(_MAGIC) : len(_MAGIC) + 64].decode(errors="replace")
+    payload = raw[header_len:]
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != expected:
+        raise CorruptFileError(
+            f"{path} is corrupt or partially written: SHA-256 of its {len(payload)}-byte "
+            f"payload is {actual[:12]}..., the header says {expected[:12]}.... "
+            "Delete it to start over."
+        )
+    try:
+        return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except Exception as exc:  # checksum matched, so the content itself is unreadable
+        raise CorruptFileError(
+            f"{path} passed its checksum but cannot be unpickled: {exc}"
+        ) from exc
