@@ -1,0 +1,181 @@
+"""Quantizers with custom (surrogate) gradients, as used by the two papers.
+
+Each quantizer is a plain function ``q(x) -> tensor`` backed by a small
+``torch.autograd.Function`` whose forward and backward are written below as formulas.
+Sign convention everywhere: ``sign(x) = +1 if x >= 0 else -1`` (zero maps to +1, unlike
+``torch.sign``), so a binary tensor only holds the two values {-1, +1}.
+
+Activation quantizers
+    ``sign_approx``        sign forward, Bi-Real ApproxSign backward (Phan et al. eq. 3-4)
+    ``sign_ste``           sign forward, clipped straight-through backward
+    ``dorefa_activation``  round(clip(x, 0, 1)) forward, straight-through on [0, 1] (Shen eq. 1)
+
+Weight quantizers
+    ``xnor_weight``        alpha * sign(W), alpha = mean |W| per output channel (Phan eq. 6)
+    ``dorefa_weight``      E(|W|) * sign(W), one scale per layer (Shen eq. 1)
+
+References
+    Liu et al., "Bi-Real Net", ECCV 2018 (ApproxSign).
+    Rastegari et al., "XNOR-Net", ECCV 2016 (per-channel scaling).
+    Zhou et al., "DoReFa-Net", arXiv:1606.06160 (weight scale E(|w|), activation rounding).
+    Phan et al., "Binarizing MobileNet via Evolution-based Searching", CVPR 2020, eq. 1-6.
+    Shen et al., "Searching for Accurate Binary Neural Architectures", 2019, eq. 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+Quantizer = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _sign(x: torch.Tensor) -> torch.Tensor:
+    """sign with sign(0) = +1, same dtype as ``x``."""
+    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+
+class _SignApprox(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _sign(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        # dA/dx = 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere  ==  max(2 - 2|x|, 0)
+        return grad * (2.0 - 2.0 * x.abs()).clamp_(min=0.0)
+
+
+class _SignSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _sign(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= 1.0).to(grad.dtype)
+
+
+class _DoReFaActivation(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        # round(clip(x, 0, 1)) with round-half-to-even (torch.round / tf.round): 0.5 -> 0
+        return (x > 0.5).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * ((x >= 0.0) & (x <= 1.0)).to(grad.dtype)
+
+
+class _ScaledSign(torch.autograd.Function):
+    """alpha * sign(W) with alpha given (no gradient through alpha), clipped identity backward."""
+
+    @staticmethod
+    def forward(ctx, w, alpha, clip):
+        ctx.save_for_backward(w)
+        ctx.clip = clip
+        return alpha * _sign(w)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (w,) = ctx.saved_tensors
+        if ctx.clip:
+            grad = grad * (w.abs() <= 1.0).to(grad.dtype)
+        return grad, None, None
+
+
+def sign_approx(x: torch.Tensor) -> torch.Tensor:
+    """Sign forward, Bi-Real Net's ApproxSign gradient backward.
+
+    Forward:   ``x_b = +1 if x >= 0 else -1``                         (Phan et al. eq. 1)
+    Backward:  ``dL/dx = dL/dx_b * dA/dx`` with                          (Phan et al. eq. 3-4)
+               ``dA/dx = 2 + 2x`` on [-1, 0), ``2 - 2x`` on [0, 1), ``0`` elsewhere,
+               the derivative of the piece-wise polynomial A(x) = 2x + x^2 / 2x - x^2.
+    """
+    return _SignApprox.apply(x)
+
+
+def sign_ste(x: torch.Tensor) -> torch.Tensor:
+    """Sign forward, clipped straight-through estimator backward.
+
+    Forward:   ``x_b = +1 if x >= 0 else -1``
+    Backward:  ``dL/dx = dL/dx_b * 1{|x| <= 1}``   (Hubara et al., BNN 2016)
+    """
+    return _SignSTE.apply(x)
+
+
+def dorefa_activation(x: torch.Tensor) -> torch.Tensor:
+    """1-bit DoReFa activation (values in {0, 1}).
+
+    Forward:   ``x_b = round(clip(x, 0, 1))``, round half to even, so ``x_b = 1{x > 0.5}``
+                                                                       (Shen et al. eq. 1)
+    Backward:  ``dL/dx = dL/dx_b * 1{0 <= x <= 1}`` (straight-through on the clip range;
+               DoReFa-Net's STE of round, times the derivative of clip).
+    """
+    return _DoReFaActivation.apply(x)
+
+
+def xnor_weight(w: torch.Tensor) -> torch.Tensor:
+    """XNOR-Net binary weight with one scale per output channel.
+
+    Forward:   ``w_b = alpha_o * sign(w)`` with ``alpha_o = mean(|w[o]|)`` over the
+               input-channel and kernel dimensions of output channel ``o``   (Phan et al. eq. 6:
+               the optimum of ``||W - alpha B||^2`` is ``B = sign(W)``, ``alpha = ||W||_1 / n``).
+               ``alpha`` is computed on the tensor passed in, i.e. on the weight actually
+               used after any group crop.
+    Backward:  ``dL/dw = dL/dw_b * 1{|w| <= 1}``; alpha is treated as a constant (the
+               Bi-Real Net implementation's choice: the scale's own gradient, of order 1/n,
+               is dropped). The real weight ``w`` receives the gradient and is what the
+               optimizer updates.
+    """
+    alpha = w.detach().abs().mean(dim=tuple(range(1, w.dim())), keepdim=True)
+    return _ScaledSign.apply(w, alpha, True)
+
+
+def dorefa_weight(w: torch.Tensor) -> torch.Tensor:
+    """1-bit DoReFa weight with one scale per layer.
+
+    Forward:   ``w_b = sign(w) * E(|w|)``, E the mean over the whole tensor  (Shen et al. eq. 1)
+    Backward:  ``dL/dw = dL/dw_b`` (straight-through identity, as DoReFa-Net's 1-bit case;
+               the scale is treated as a constant).
+    """
+    alpha = w.detach().abs().mean()
+    return _ScaledSign.apply(w, alpha, False)
+
+
+ACTIVATION_QUANTIZERS: dict[str, Quantizer] = {
+    "approx_sign": sign_approx,
+    "ste_sign": sign_ste,
+    "dorefa": dorefa_activation,
+}
+WEIGHT_QUANTIZERS: dict[str, Quantizer] = {
+    "xnor": xnor_weight,
+    "dorefa": dorefa_weight,
+}
+
+
+def _lookup(table: dict[str, Quantizer], name: str | None, kind: str) -> Quantizer | None:
+    if name is None or name == "none":
+        return None
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(sorted(table)) + ", none"
+        raise ValueError(f"unknown {kind} quantizer {name!r}; known: {known}") from None
+
+
+def activation_quantizer(name: str | None) -> Quantizer | None:
+    """The activation quantizer called ``name`` (None or "none" for no quantization)."""
+    return _lookup(ACTIVATION_QUANTIZERS, name, "activation")
+
+
+def weight_quantizer(name: str | None) -> Quantizer | None:
+    """The weight quantizer called ``name`` (None or "none" for no quantization)."""
+    return _lookup(WEIGHT_QUANTIZERS, name, "weight")

@@ -1,0 +1,115 @@
+"""Each quantizer's forward and gradient against its formula, on a grid including the edges."""
+
+import pytest
+import torch
+
+from bnnlib import binarize
+
+# edges of every piece-wise definition, plus interior points
+GRID = torch.tensor([-3.0, -1.5, -1.0, -0.999, -0.75, -0.5, -0.25, -1e-6, 0.0, 1e-6, 0.25,
+                     0.4999, 0.5, 0.5001, 0.75, 0.999, 1.0, 1.0001, 1.5, 3.0], dtype=torch.float64)
+
+
+def _sign(x):
+    return torch.tensor([1.0 if v >= 0 else -1.0 for v in x.tolist()], dtype=x.dtype)
+
+
+def _forward_and_grad(fn, x, upstream=None):
+    x = x.clone().requires_grad_(True)
+    y = fn(x)
+    upstream = torch.ones_like(y) if upstream is None else upstream
+    y.backward(upstream)
+    return y.detach(), x.grad
+
+
+def test_sign_approx_matches_eq_3_4():
+    y, g = _forward_and_grad(binarize.sign_approx, GRID)
+    assert torch.equal(y, _sign(GRID))
+
+    def d_approx(v):  # Phan et al. eq. 4, written piece by piece
+        if -1 <= v < 0:
+            return 2 + 2 * v
+        if 0 <= v < 1:
+            return 2 - 2 * v
+        return 0.0
+
+    assert torch.allclose(g, torch.tensor([d_approx(v) for v in GRID.tolist()], dtype=g.dtype))
+    assert g[GRID == 0.0].item() == 2.0 and g[GRID == -1.0].item() == 0.0
+
+
+def test_sign_ste_is_clipped_identity():
+    y, g = _forward_and_grad(binarize.sign_ste, GRID)
+    assert torch.equal(y, _sign(GRID))
+    expected = torch.tensor([1.0 if abs(v) <= 1 else 0.0 for v in GRID.tolist()], dtype=g.dtype)
+    assert torch.equal(g, expected)
+
+
+def test_sign_of_zero_is_plus_one_and_values_are_binary():
+    x = torch.randn(1000)
+    x[:10] = 0.0
+    for fn in (binarize.sign_approx, binarize.sign_ste):
+        y = fn(x)
+        assert set(y.unique().tolist()) <= {-1.0, 1.0}
+        assert (y[:10] == 1).all()
+
+
+def test_dorefa_activation_round_clip():
+    y, g = _forward_and_grad(binarize.dorefa_activation, GRID)
+    expected = torch.round(torch.clamp(GRID, 0, 1))  # round half to even, as tf.round
+    assert torch.equal(y, expected)
+    assert y[GRID == 0.5].item() == 0.0 and y[GRID == 0.5001].item() == 1.0
+    mask = torch.tensor([1.0 if 0 <= v <= 1 else 0.0 for v in GRID.tolist()], dtype=g.dtype)
+    assert torch.equal(g, mask)
+
+
+def test_upstream_gradient_is_multiplied():
+    up = torch.linspace(-2, 2, len(GRID), dtype=GRID.dtype)
+    _, g = _forward_and_grad(binarize.sign_approx, GRID, up)
+    _, g1 = _forward_and_grad(binarize.sign_approx, GRID)
+    assert torch.allclose(g, up * g1)
+
+
+def test_xnor_weight_per_output_channel_scale_and_gradient():
+    w = torch.randn(6, 4, 3, 3, dtype=torch.float64) * 0.8
+    w[0, 0, 0, 0] = 0.0
+    w[1, 0, 0, 0] = 1.0
+    w[2, 0, 0, 0] = -1.5
+    up = torch.randn_like(w)
+    y, g = _forward_and_grad(binarize.xnor_weight, w, up)
+    for o in range(6):
+        alpha = w[o].abs().mean()
+        assert torch.allclose(y[o], alpha * _sign(w[o].flatten()).view_as(w[o]))
+    assert y[0, 0, 0, 0] > 0  # sign(0) = +1
+    # gradient to the real weight: upstream * 1{|w| <= 1}, scale treated as a constant
+    assert torch.allclose(g, up * (w.abs() <= 1).to(w.dtype))
+    assert g[2, 0, 0, 0] == 0 and g[1, 0, 0, 0] == up[1, 0, 0, 0]
+
+
+def test_xnor_scale_is_the_l2_optimum():
+    # alpha = ||W||_1 / n minimises ||W - alpha sign(W)||^2 (Phan et al. eq. 6)
+    w = torch.randn(1, 8, 3, 3, dtype=torch.float64)
+    b = binarize.xnor_weight(w)
+    alpha = b.abs().mean()
+    err = lambda a: ((w - a * torch.sign(w)) ** 2).sum()  # noqa: E731
+    assert err(alpha) <= err(alpha * 1.01) and err(alpha) <= err(alpha * 0.99)
+
+
+def test_dorefa_weight_layer_scale_and_identity_gradient():
+    w = torch.randn(5, 3, 3, 3, dtype=torch.float64) * 1.5
+    up = torch.randn_like(w)
+    y, g = _forward_and_grad(binarize.dorefa_weight, w, up)
+    assert torch.allclose(y, w.abs().mean() * _sign(w.flatten()).view_as(w))
+    assert torch.equal(g, up)  # straight-through, no clipping
+
+
+@pytest.mark.parametrize("name", ["approx_sign", "ste_sign", "dorefa"])
+def test_activation_lookup(name):
+    assert binarize.activation_quantizer(name) is binarize.ACTIVATION_QUANTIZERS[name]
+
+
+def test_unknown_quantizer_names_the_known_ones():
+    with pytest.raises(ValueError, match="approx_sign.*dorefa"):
+        binarize.activation_quantizer("tanh")
+    with pytest.raises(ValueError, match="dorefa.*xnor"):
+        binarize.weight_quantizer("ternary")
+    assert binarize.weight_quantizer(None) is None and binarize.weight_quantizer("none") is None
