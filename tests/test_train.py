@@ -1,0 +1,355 @@
+"""Tests of bnnlib.train: metrics, schedules, determinism, exact resume, checkpoints, logging."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from bnnlib.data import InMemoryImages
+from bnnlib.train import (
+    CheckpointMismatchError,
+    accuracy,
+    evaluate,
+    fit,
+    load_checkpoint,
+    lr_at,
+    make_loader,
+    topk_correct,
+)
+from bnnlib.utils import CorruptFileError
+
+torch.set_num_threads(1)
+
+TIMING_KEYS = {"seconds", "images_per_s"}
+
+
+def synthetic_images(n=192, seed=0, augment="flip"):
+    """Learnable 1x12x12 images: class c brightens row block c % 3, and all pixels if c >= 3."""
+    g = torch.Generator().manual_seed(seed)
+    targets = torch.arange(n) % 6
+    images = torch.randint(0, 60, (n, 1, 12, 12), generator=g)
+    for c in range(6):
+        images[targets == c, :, 4 * (c % 3) : 4 * (c % 3) + 4, :] += 150
+        images[targets == c] += 40 * (c // 3)
+    images = images.clamp(max=255).to(torch.uint8)
+    return InMemoryImages(images, targets, (0.3,), (0.3,), augment=augment, pad=2)
+
+
+class TinyNet(nn.Module):
+    """Conv-BN-dropout net: exercises BN buffers and the dropout RNG in resume tests."""
+
+    def __init__(self, width=6, num_classes=6):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)
+        )
+        self.drop = nn.Dropout(0.2)
+        self.fc = nn.Linear(width * 36, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.drop(self.features(x).flatten(1)))
+
+
+def new_model(width=6, seed=0):
+    torch.manual_seed(seed)
+    return TinyNet(width)
+
+
+def without_timing(history):
+    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in history]
+
+
+def assert_same_weights(a: nn.Module, b: nn.Module):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+COMMON = dict(epochs=3, batch_size=32, lr=1e-2, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics and schedules
+
+
+def test_topk_on_hand_made_logits():
+    logits = torch.tensor(
+        [
+            [0.9, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0],  # target 0: top-1
+            [0.1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.0],  # target 5: rank 5 -> top-5 only
+            [0.1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.0],  # target 6: rank 7 -> neither
+            [0.0, 0.2, 0.9, 0.0, 0.0, 0.0, 0.1],  # target 1: rank 2 -> top-5 only
+        ]
+    )
+    targets = torch.tensor([0, 5, 6, 1])
+    assert topk_correct(logits, targets, (1, 2, 5)) == [1, 2, 3]
+    assert accuracy(logits, targets) == [0.25, 0.75]
+    # Fewer classes than k: everything is in the "top 5".
+    assert topk_correct(logits[:, :3], torch.tensor([0, 1, 2, 1])) == [2, 4]
+
+
+def test_evaluate_on_fixed_logits():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [4.0, 0.0, 0.0]])
+    targets = torch.tensor([0, 2, 2, 1])
+    result = evaluate(nn.Identity(), TensorDataset(logits, targets), batch_size=3)
+    expected_loss = float(nn.functional.cross_entropy(logits, targets))
+    assert result["n"] == 4
+    assert math.isclose(result["loss"], expected_loss, rel_tol=1e-6)
+    assert result["top1"] == 0.5 and result["top5"] == 1.0
+
+
+def test_evaluate_restores_training_mode():
+    model = new_model().train()
+    evaluate(model, synthetic_images(n=20), batch_size=8)
+    assert model.training
+    with pytest.raises(ValueError, match="empty"):
+        evaluate(model, TensorDataset(torch.zeros(0, 1, 12, 12), torch.zeros(0, dtype=torch.long)))
+
+
+def test_lr_schedules():
+    kw = dict(base_lr=0.1, total_steps=100, steps_per_epoch=10)
+    assert lr_at(0, schedule="linear", **kw) == 0.1
+    assert math.isclose(lr_at(50, schedule="linear", **kw), 0.05)
+    assert math.isclose(lr_at(99, schedule="linear", **kw), 0.001)
+    steps = [lr_at(s, schedule="step", milestones=[3, 6], **kw) for s in (29, 30, 59, 60, 99)]
+    assert [round(v, 6) for v in steps] == [0.1, 0.01, 0.01, 0.001, 0.001]
+    assert math.isclose(lr_at(50, schedule="cosine", **kw), 0.05)
+    assert lr_at(0, schedule="cosine", **kw) == 0.1
+    with pytest.raises(ValueError, match="unknown schedule 'poly'"):
+        lr_at(0, schedule="poly", **kw)
+
+
+def test_loader_order_is_a_function_of_seed_and_epoch():
+    ds = TensorDataset(torch.arange(10).float(), torch.arange(10))
+    order = lambda **kw: [int(y) for _, ys in make_loader(ds, 3, shuffle=True, **kw) for y in ys]  # noqa: E731
+    assert sorted(order(seed=0, epoch=0)) == list(range(10))
+    assert order(seed=0, epoch=0) == order(seed=0, epoch=0)
+    assert order(seed=0, epoch=0) != order(seed=0, epoch=1)
+    assert order(seed=0, epoch=1, skip_batches=2) == order(seed=0, epoch=1)[6:]
+
+
+# ---------------------------------------------------------------------------------------------
+# training: learns, deterministic, hooks
+
+
+def test_fit_learns_and_reports_per_epoch_metrics():
+    train, val = synthetic_images(), synthetic_images(n=60, seed=1, augment=None)
+    model = new_model()
+    result = fit(model, train, val, **COMMON)
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]
+    assert set(result.history[0]) == {
+        "epoch", "lr", "train_loss", "train_top1", "train_top5",
+        "val_loss", "val_top1", "val_top5", "seconds", "images_per_s",
+    }  # fmt: skip
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.final["val_top1"] > 0.6  # chance is 1/6
+    # Linear decay: epoch lrs 3e-3 * (1 - e/3).
+    assert [round(r["lr"], 6) for r in result.history] == [0.01, 0.006667, 0.003333]
+    assert result.best["val_top1"] == max(r["val_top1"] for r in result.history)
+    assert result.last_checkpoint is None  # no out_dir, nothing on disk
+
+
+def test_fit_is_deterministic_on_cpu():
+    a, b, c = new_model(), new_model(), new_model()
+    ha = fit(a, synthetic_images(), epochs=2, batch_size=32, progress=False).history
+    hb = fit(b, synthetic_images(), epochs=2, batch_size=32, progress=False).history
+    fit(c, synthetic_images(), epochs=2, batch_size=32, progress=False, seed=1)
+    assert_same_weights(a, b)
+    assert without_timing(ha) == without_timing(hb)
+    assert not torch.equal(a.fc.weight, c.fc.weight)
+
+
+def test_sgd_step_schedule_and_hooks():
+    steps, epochs_seen = [], []
+    result = fit(
+        new_model(), synthetic_images(n=96), epochs=4, batch_size=32, optimizer="sgd",
+        lr=0.05, schedule="step", milestones=[2, 3], progress=False,
+        before_step=lambda model, step: steps.append(step),
+        after_epoch=lambda epoch, row: epochs_seen.append(epoch),
+    )  # fmt: skip
+    assert steps == list(range(12)) and epochs_seen == [1, 2, 3, 4]
+    assert [round(r["lr"], 6) for r in result.history] == [0.05, 0.05, 0.005, 0.0005]
+    stopped = fit(new_model(), synthetic_images(n=96), epochs=4, batch_size=32,
+                  progress=False, after_epoch=lambda epoch, row: epoch == 2)  # fmt: skip
+    assert stopped.stopped_early and len(stopped.history) == 2
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'.*adam, sgd"):
+        fit(new_model(), synthetic_images(n=8), epochs=1, optimizer="rmsprop", progress=False)
+    with pytest.raises(ValueError, match="unknown schedule 'poly'"):
+        fit(new_model(), synthetic_images(n=8), epochs=1, schedule="poly", progress=False)
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        fit(new_model(), synthetic_images(n=8), epochs=0, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# resume == uninterrupted
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_at(step_to_die):
+    def hook(model, step):
+        if step == step_to_die:
+            raise Killed(step)
+
+    return hook
+
+
+@pytest.mark.parametrize("checkpoint_every", [None, 4])
+def test_killed_run_resumes_to_identical_weights_and_metrics(tmp_path, checkpoint_every):
+    """Kill in the middle of epoch 2; the restarted run ends exactly where an uninterrupted one does.
+
+    ``checkpoint_every=None``: restart from the end of epoch 1 (epoch 2 redone);
+    ``checkpoint_every=4``: restart from step 8, in the middle of epoch 2 (6 steps per epoch).
+    """
+    train, val = synthetic_images(augment="crop_flip"), synthetic_images(n=60, seed=1, augment=None)
+    reference = new_model()
+    ref = fit(reference, train, val, out_dir=tmp_path / "ref", **COMMON)
+
+    model = new_model()
+    run = tmp_path / "run"
+    with pytest.raises(Killed):
+        fit(model, train, val, out_dir=run, before_step=kill_at(9),
+            checkpoint_every=checkpoint_every, **COMMON)  # fmt: skip
+    restarted = new_model(seed=123)  # a fresh process would build a fresh model
+    result = fit(restarted, train, val, out_dir=run, checkpoint_every=checkpoint_every, **COMMON)
+
+    expected_resume = {"epoch": 1, "step_in_epoch": 0, "global_step": 6}
+    if checkpoint_every:
+        expected_resume = {"epoch": 1, "step_in_epoch": 2, "global_step": 8}
+    assert result.resumed_from == expected_resume
+    assert_same_weights(restarted, reference)
+    assert without_timing(result.history) == without_timing(ref.history)
+    # The DVCLive files equal the uninterrupted run's too.
+    for name in ("train/loss.tsv", "val/top1.tsv", "lr.tsv"):
+        path = "live/plots/metrics/" + name
+        assert (run / path).read_text() == (tmp_path / "ref" / path).read_text()
+    ref_summary = json.loads((tmp_path / "ref/live/metrics.json").read_text())
+    summary = json.loads((run / "live/metrics.json").read_text())
+    assert summary["val"] == ref_summary["val"] and summary["step"] == 2
+    history = json.loads((run / "history.json").read_text())
+    assert without_timing(history) == without_timing(ref.history)
+
+    # Best checkpoint: loads into a model and reproduces its epoch's validation top-1.
+    best_model = new_model(seed=7)
+    state = load_checkpoint(run / "best.pt", best_model)
+    assert evaluate(best_model, val)["top1"] == state["best"]["val_top1"]
+
+
+def test_resume_mid_epoch_with_stateful_hook(tmp_path):
+    """A before_step hook with state_dict/load_state_dict is checkpointed with the run."""
+
+    class Counter:
+        def __init__(self, die_at=None):
+            self.calls, self.die_at = 0, die_at
+
+        def __call__(self, model, step):
+            if step == self.die_at:
+                raise Killed(step)
+            self.calls += 1
+
+        def state_dict(self):
+            return {"calls": self.calls}
+
+        def load_state_dict(self, state):
+            self.calls = state["calls"]
+
+    train = synthetic_images(n=96)
+    ref_hook = Counter()
+    fit(new_model(), train, epochs=2, batch_size=32, before_step=ref_hook, progress=False)
+    with pytest.raises(Killed):
+        fit(new_model(), train, epochs=2, batch_size=32, out_dir=tmp_path,
+            before_step=Counter(die_at=4), checkpoint_every=1, progress=False)  # fmt: skip
+    hook = Counter()
+    fit(new_model(), train, epochs=2, batch_size=32, out_dir=tmp_path, before_step=hook,
+        checkpoint_every=1, progress=False)  # fmt: skip
+    assert hook.calls == ref_hook.calls == 6
+
+
+def test_finished_run_is_not_retrained(tmp_path):
+    train = synthetic_images(n=64)
+    first = fit(new_model(), train, out_dir=tmp_path, **COMMON)
+    model = new_model(seed=5)
+    again = fit(model, train, out_dir=tmp_path, **COMMON)
+    assert again.resumed_from["epoch"] == 3
+    assert again.history == first.history
+    assert_same_weights(model, load_model(tmp_path / "last.pt"))
+
+
+def load_model(path):
+    model = new_model(seed=99)
+    load_checkpoint(path, model)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# bad checkpoints
+
+
+def test_checkpoint_from_another_model_is_rejected(tmp_path):
+    train = synthetic_images(n=64)
+    fit(new_model(width=6), train, out_dir=tmp_path, **COMMON)
+    with pytest.raises(CheckpointMismatchError, match=r"different model.*structure"):
+        fit(new_model(width=8), train, out_dir=tmp_path, **COMMON)
+    with pytest.raises(CheckpointMismatchError, match=r"name: checkpoint None vs model vgg"):
+        load_checkpoint(tmp_path / "last.pt", new_model(), name="vgg")
+    with pytest.raises(
+        CheckpointMismatchError, match=r"other settings: lr: checkpoint 0.01 vs now 0.1"
+    ):
+        fit(new_model(), train, out_dir=tmp_path, **{**COMMON, "lr": 0.1})
+    # resume=False starts over instead.
+    result = fit(new_model(width=8), train, out_dir=tmp_path, resume=False, **COMMON)
+    assert result.resumed_from is None
+
+
+def test_corrupt_or_partial_checkpoint_is_detected(tmp_path):
+    train = synthetic_images(n=64)
+    fit(new_model(), train, out_dir=tmp_path, **COMMON)
+    path = tmp_path / "last.pt"
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])  # partial write
+    with pytest.raises(CorruptFileError, match="corrupt or partially written"):
+        fit(new_model(), train, out_dir=tmp_path, **COMMON)
+    flipped = bytearray(raw)
+    flipped[-100] ^= 0xFF  # one altered byte
+    path.write_bytes(bytes(flipped))
+    with pytest.raises(CorruptFileError, match="SHA-256"):
+        load_checkpoint(path, new_model())
+    path.write_bytes(b"PK\x03\x04 not ours")
+    with pytest.raises(CorruptFileError, match="not a bnnlib checkpoint"):
+        load_checkpoint(path)
+    # No temporary files are left behind by the atomic writes.
+    assert sorted(p.name for p in tmp_path.glob(".*tmp")) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# with the project's binary models
+
+
+def test_binary_vgg_small_trains_and_resumes(tmp_path):
+    models = pytest.importorskip("bnnlib.models")
+    images = torch.randint(0, 256, (96, 1, 28, 28), generator=torch.Generator().manual_seed(0))
+    train = InMemoryImages(images.to(torch.uint8), torch.arange(96) % 10, (0.3,), (0.3,))
+
+    def build():
+        torch.manual_seed(0)
+        return models.build("vgg_small", in_channels=1, num_classes=10, expansion=0.25)
+
+    kw = dict(epochs=2, batch_size=32, progress=False)
+    reference = build()
+    fit(reference, train, **kw)
+    with pytest.raises(Killed):
+        fit(build(), train, out_dir=tmp_path, before_step=kill_at(4), checkpoint_every=2, **kw)
+    restarted = build()
+    fit(restarted, train, out_dir=tmp_path, checkpoint_every=2, **kw)
+    assert_same_weights(restarted, reference)
