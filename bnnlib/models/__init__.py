@@ -12,9 +12,9 @@ name               genome keyword                             default binarizati
 
 Common keywords: ``num_classes``, ``in_channels`` (default 3), ``binary`` (default True;
 False gives the real-valued twin), ``act_quantizer`` / ``weight_quantizer`` (override the
-family's binarizers by name, see ``bnnlib.binarize``). ``resnet18`` and the MobileNets take
-``small_input=True`` for 28x28 / 32x32 images (stride-1 stem, no stem max-pool); the
-MobileNets take ``width_mult``. The gene lists are documented in each family's module and
+family's binarizers by name, see ``bnnlib.binarize``), ``width_mult`` (scales every base
+width; genomes act on top of it). ``resnet18`` and the MobileNets take ``small_input=True``
+for 28x28 / 32x32 images (stride-1 stem, no stem max-pool). The gene lists are documented in each family's module and
 returned by ``gene_names(name, **kwargs)``.
 """
 

@@ -22,6 +22,9 @@ each block's inner width (its conv1 output) is one gene. In depth order:
     [9]  stage 4 output (FC input)   [10] layer4.0 inner   [11] layer4.1 inner  (base 512)
 A uniform ratio r widens every layer, stem included (this matches Table 2's 2x/3x/4x OPs).
 
+``width_mult`` (default 1) scales the base widths before expansion (CPU profiles):
+width = round(base * width_mult * ratio).
+
 Small images (``small_input=True``, for 28x28 / 32x32 data): the stem becomes a 3x3 stride-1
 conv with no max-pool (the CIFAR ResNet stem). Without it the model still runs on small inputs
 but its last stage sees a 1x1 map.
@@ -66,12 +69,12 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, binary: bool = True,
                  expansion=1.0, act_quantizer: str = "dorefa", weight_quantizer: str = "dorefa",
-                 small_input: bool = False):
+                 small_input: bool = False, width_mult: float = 1.0):
         super().__init__()
         ratios = per_gene(expansion, GENE_NAMES, "expansion", "resnet18")
         self.expansion = [float(r) for r in ratios]
         bases = [STAGE_BASE[i // 3] for i in range(12)]
-        self.widths = [scaled_width(b, r, f"resnet18 {GENE_NAMES[i]}")
+        self.widths = [scaled_width(b, r * width_mult, f"resnet18 {GENE_NAMES[i]}")
                        for i, (b, r) in enumerate(zip(bases, ratios, strict=True))]
         stage_w = self.widths[0::3]
         if small_input:

@@ -12,6 +12,9 @@ Widths are ``round(base * ratio)``; the search space of Shen et al. is {0.25, 0.
 Layer order per binary layer: quantize input -> conv -> (max-pool) -> BN. The real-valued
 twin (``binary=False``) uses ReLU where the binary model quantizes, and a ReLU before the FC.
 
+``width_mult`` (default 1) scales the base widths before expansion, so that CPU profiles can
+search ratios around a narrower 1x model: width = round(base * width_mult * ratio).
+
 Small and large images: the pools use ``ceil_mode=True`` so 28x28 inputs reach the same 4x4
 map as 32x32 ones (28 -> 14 -> 7 -> 4); an adaptive average pool to 4x4 before the FC is an
 identity at 32x32 and 28x28 and shrinks larger inputs (224x224 -> 28x28 -> 4x4). The FC
@@ -34,11 +37,12 @@ POOL_AFTER = {1, 3, 5}  # zero-based conv indices followed by max-pool
 
 class VGGSmall(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 3, binary: bool = True,
-                 expansion=1.0, act_quantizer: str = "dorefa", weight_quantizer: str = "dorefa"):
+                 expansion=1.0, act_quantizer: str = "dorefa", weight_quantizer: str = "dorefa",
+                 width_mult: float = 1.0):
         super().__init__()
         ratios = per_gene(expansion, GENE_NAMES, "expansion", "vgg_small")
         self.expansion = [float(r) for r in ratios]
-        self.widths = [scaled_width(b, r, f"vgg_small {GENE_NAMES[i]}")
+        self.widths = [scaled_width(b, r * width_mult, f"vgg_small {GENE_NAMES[i]}")
                        for i, (b, r) in enumerate(zip(BASE_WIDTHS, ratios, strict=True))]
         w = self.widths
         layers: list[nn.Module] = [nn.Conv2d(in_channels, w[0], 3, padding=1, bias=False),

@@ -1,0 +1,68 @@
+"""Candidate evaluators: turn a genome into a validation accuracy.
+
+- ``OneShotEvaluator`` (Phan et al. sec. 3.2.3 with SPOS-style scoring): set the genome on the
+  trained supernet, recalibrate BN on a fixed seeded subset of training images
+  (``bnnlib.bn.recalibrate_bn``), and score top-1 on a fixed seeded subset of the held-out
+  search-validation split. All candidates use the same images.
+- ``FinetuneEvaluator`` (Shen et al. "Initialization"): cut the candidate from the trained
+  4x-wide model by prefix slicing (``Supernet.extract``), train it for a few epochs on the
+  search subset, then score top-1 on the validation subset. ``epochs=0`` gives the cheap
+  one-shot variant (extract + BN recalibration, no training).
+
+Accuracies are fractions in [0, 1]; ``bnnlib.search`` turns them into fitness values. The test
+set is never used here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch.utils.data import Dataset
+
+from .bn import fixed_subset, recalibrate_bn
+from .supernet import Supernet
+from .train import evaluate, fit
+
+
+class OneShotEvaluator:
+    """Top-1 of a supernet candidate after BN recalibration; see the module docstring."""
+
+    def __init__(self, supernet: Supernet, calib_data: Dataset, val_data: Dataset, *,
+                 calib_images: int | None = 2000, val_images: int | None = None,
+                 batch_size: int = 256, seed: int = 0):
+        self.supernet = supernet
+        self.calib = fixed_subset(calib_data, calib_images, seed)
+        self.val = fixed_subset(val_data, val_images, seed + 1)
+        self.batch_size = batch_size
+        self.evaluations = 0
+
+    def __call__(self, genome: Sequence) -> float:
+        self.supernet.set_genome(genome)
+        recalibrate_bn(self.supernet, self.calib, None, self.batch_size)
+        self.evaluations += 1
+        return evaluate(self.supernet, self.val, self.batch_size)["top1"]
+
+
+class FinetuneEvaluator:
+    """Top-1 of a candidate initialised from the 4x model and trained a few epochs."""
+
+    def __init__(self, supernet: Supernet, train_data: Dataset, val_data: Dataset, *,
+                 epochs: int = 1, calib_images: int | None = 2000, val_images: int | None = None,
+                 batch_size: int = 128, seed: int = 0, **fit_kwargs):
+        self.supernet = supernet
+        self.train_data = train_data
+        self.calib = fixed_subset(train_data, calib_images, seed)
+        self.val = fixed_subset(val_data, val_images, seed + 1)
+        self.epochs, self.batch_size, self.seed = epochs, batch_size, seed
+        self.fit_kwargs = {"optimizer": "sgd", "lr": 0.01, "schedule": "cosine", **fit_kwargs}
+        self.evaluations = 0
+
+    def __call__(self, genome: Sequence) -> float:
+        model = self.supernet.extract(genome)
+        if self.epochs > 0:
+            fit(model, self.train_data, epochs=self.epochs, batch_size=self.batch_size,
+                seed=self.seed, out_dir=None, progress=False, **self.fit_kwargs)
+        else:
+            recalibrate_bn(model, self.calib, None, self.batch_size)
+        self.evaluations += 1
+        return evaluate(model, self.val, self.batch_size)["top1"]

@@ -1,0 +1,258 @@
+"""Weight-sharing supernets for the two studies (the OFA-style interface).
+
+``build(name, **model_kwargs)`` returns a ``Supernet`` for any model of ``bnnlib.models``:
+
+- groups supernets (``mobilenet_m1/m2/m3``, Phan et al. sec. 3.2.3): the model built with
+  groups = 1 everywhere; every searchable conv becomes a ``DynamicGroupConv2d`` holding one
+  full weight, and a candidate uses its block-diagonal crop. Genome: 13 group counts (+5 real
+  1x1 group counts for M2, in ``models.gene_names`` order). Choices per gene: the divisors of
+  the conv's input channels, optionally capped by ``max_groups`` (the paper uses all divisors).
+- widths supernets (``vgg_small``, ``resnet18``, Shen et al. "Initialization"): the model
+  uniformly widened by the largest ratio (4x); every conv, BN and the FC become dynamic, and a
+  candidate uses the first channels of every layer (prefix slice). Genome: one expansion ratio
+  per gene, choices {0.25, 0.5, 1, 2, 3, 4}.
+
+Interface:
+    ``choices`` list of candidate values per gene;  ``gene_names``;
+    ``sample(rng)`` a uniformly random genome (``numpy.random.Generator``);
+    ``set_genome(genome)`` the active candidate for the next forward passes;
+    ``extract(genome)`` a standalone static model (weights copied) equal to the supernet under
+        that genome in eval mode, whose FLOPs equal ``models.build(name, **model_kwargs_of(genome))``;
+    ``model_kwargs(genome)`` the keywords of ``models.build`` for that candidate.
+
+Which layer a gene controls is found by probing the static builder once (build with one gene
+changed, see which convs change), so the supernet needs no per-family wiring and always agrees
+with ``bnnlib.models``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import flops, models, train
+from .dynamic import (
+    DynamicBatchNorm2d,
+    DynamicGroupConv2d,
+    DynamicLinear,
+    DynamicWidthConv2d,
+    block_diagonal_crop,
+)
+from .models.common import divisors
+
+WIDTH_CHOICES = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)
+
+
+def _meta_model(name: str, **kwargs) -> nn.Module:
+    with torch.device("meta"):
+        return models.build(name, **kwargs)
+
+
+def _convs(model: nn.Module) -> dict[str, nn.Conv2d]:
+    return {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+
+
+def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, attr = name.rpartition(".")
+    setattr(root.get_submodule(parent_name) if parent_name else root, attr, new)
+
+
+class Supernet(nn.Module):
+    """A model whose searchable layers are dynamic; see the module docstring."""
+
+    def __init__(self, name: str, net: nn.Module, kind: str, choices: list[list],
+                 bindings: list[tuple[str, int, int]], model_kwargs: dict):
+        super().__init__()
+        self.name, self.kind, self.net = name, kind, net
+        self.choices = choices
+        self.gene_names = models.gene_names(name, model_kwargs.get("width_mult", 1.0))
+        self.base_kwargs = dict(model_kwargs)
+        # (module name, gene index, base width) -- base width unused for groups genes
+        self._bindings = bindings
+        self._ops_cache: dict[tuple, float] = {}
+        #: the candidate with every weight in use (groups 1 / the widest ratios)
+        self.largest: tuple = tuple(c[-1] if kind == "widths" else c[0] for c in choices)
+        #: when set, eval-mode forwards use this genome (validation during supernet training)
+        self.eval_genome: tuple | None = None
+        self.genome: tuple = self.largest
+        self.set_genome(self.genome)
+
+    # -- genomes -------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> tuple:
+        """A uniformly random genome: each gene drawn uniformly from its choices."""
+        return tuple(c[int(rng.integers(len(c)))] for c in self.choices)
+
+    def check_genome(self, genome: Sequence) -> tuple:
+        genome = tuple(genome)
+        if len(genome) != len(self.choices):
+            raise ValueError(f"{self.name} supernet: genome needs {len(self.choices)} genes, "
+                             f"got {len(genome)}")
+        for i, (g, c) in enumerate(zip(genome, self.choices, strict=True)):
+            if g not in c:
+                raise ValueError(f"{self.name} supernet: gene {i} ({self.gene_names[i]}) = {g!r} "
+                                 f"is not a candidate; valid: {list(c)}")
+        return genome
+
+    def set_genome(self, genome: Sequence) -> None:
+        """Make ``genome`` the active candidate of the next forward passes."""
+        genome = self.check_genome(genome)
+        for module_name, gene, base in self._bindings:
+            module = self.net.get_submodule(module_name)
+            if self.kind == "groups":
+                module.active_groups = int(genome[gene])
+            else:
+                module.active_out = max(1, int(round(base * genome[gene])))
+        self.genome = genome
+
+    def model_kwargs(self, genome: Sequence) -> dict:
+        """Keywords of ``models.build(self.name, ...)`` for the static model of ``genome``."""
+        genome = self.check_genome(genome)
+        kwargs = dict(self.base_kwargs)
+        if self.kind == "widths":
+            kwargs["expansion"] = [float(g) for g in genome]
+        else:
+            kwargs["groups"] = [int(g) for g in genome[:13]]
+            if self.name == "mobilenet_m2":
+                kwargs["real_groups"] = [int(g) for g in genome[13:]]
+        return kwargs
+
+    def ops(self, genome: Sequence, input_size) -> float:
+        """OPs of the static model of ``genome`` (counted on the meta device, cached)."""
+        key = (self.check_genome(genome), tuple(input_size))
+        if key not in self._ops_cache:
+            model = _meta_model(self.name, **self.model_kwargs(genome))
+            self._ops_cache[key] = flops.count(model, input_size).ops
+        return self._ops_cache[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training and self.eval_genome is not None and self.genome != self.eval_genome:
+            self.set_genome(self.eval_genome)
+        return self.net(x)
+
+    # -- extraction ----------------------------------------------------------------------
+    def extract(self, genome: Sequence | None = None) -> nn.Module:
+        """A static ``models.build`` model of ``genome`` holding this supernet's weights."""
+        genome = self.genome if genome is None else self.check_genome(genome)
+        previous = self.genome
+        static = models.build(self.name, **self.model_kwargs(genome))
+        device = next(self.parameters()).device
+        static.to(device)
+        dyn = dict(self.net.named_modules())
+        with torch.no_grad():
+            for name, m in static.named_modules():
+                src = dyn[name]
+                if isinstance(m, nn.Conv2d):
+                    if isinstance(src, DynamicGroupConv2d):
+                        w = block_diagonal_crop(src.weight, m.groups)
+                    elif isinstance(src, DynamicWidthConv2d):
+                        w = src.weight[: m.out_channels, : m.in_channels]
+                    else:
+                        w = src.weight
+                    m.weight.copy_(w)
+                elif isinstance(m, nn.Linear):
+                    m.weight.copy_(src.weight[:, : m.in_features])
+                    if m.bias is not None:
+                        m.bias.copy_(src.bias)
+                elif isinstance(m, nn.BatchNorm2d):
+                    c = m.num_features
+                    for attr in ("weight", "bias", "running_mean", "running_var"):
+                        getattr(m, attr).copy_(getattr(src, attr)[:c])
+                    m.num_batches_tracked.copy_(src.num_batches_tracked)
+        self.set_genome(previous)
+        return static
+
+
+def _probe_bindings(name: str, kind: str, kwargs: dict, base: list,
+                    probes: list) -> list[tuple[str, int, int]]:
+    """Which conv each gene controls: build static models with gene i set to ``probes[i]``.
+
+    Returns (conv name, gene, reference value) with the reference value the conv's out width
+    under ``base`` (widths) or its groups (groups).
+    """
+    attr = "groups" if kind == "groups" else "out_channels"
+    meta = lambda genome: _convs(_meta_model(name, **_genome_kwargs(name, kind, kwargs, genome)))  # noqa: E731
+    ref = {k: getattr(c, attr) for k, c in meta(base).items()}
+    bindings = []
+    for gene, value in enumerate(probes):
+        probe = list(base)
+        probe[gene] = value
+        bindings += [(k, gene, ref[k]) for k, c in meta(probe).items() if getattr(c, attr) != ref[k]]
+    return bindings
+
+
+def _genome_kwargs(name: str, kind: str, kwargs: dict, genome: Sequence) -> dict:
+    out = dict(kwargs)
+    if kind == "widths":
+        out["expansion"] = list(genome)
+    else:
+        out["groups"] = list(genome[:13])
+        if name == "mobilenet_m2":
+            out["real_groups"] = list(genome[13:])
+    return out
+
+
+def build(name: str, max_groups: int | None = None,
+          width_choices: Sequence[float] = WIDTH_CHOICES, **model_kwargs) -> Supernet:
+    """The supernet of model ``name``; ``model_kwargs`` as for ``models.build`` minus the genome.
+
+    Args:
+        max_groups: groups supernets only: cap the group choices at this value (None = every
+            divisor of the input channels, as in the paper).
+        width_choices: widths supernets only: the expansion ratios (Shen et al. eq. 2).
+    """
+    models.check_name(name)
+    for key in ("groups", "real_groups", "expansion"):
+        if key in model_kwargs:
+            raise ValueError(f"supernet.build({name!r}): {key} is searched, do not pass it")
+    kind = "widths" if name in models.EXPANSION_MODELS else "groups"
+    if kind == "groups":
+        width = model_kwargs.get("width_mult", 1.0)
+        in_ch = [cin for cin, _, _ in models.mobilenet.block_channels(width)]
+        if name == "mobilenet_m2":
+            in_ch += [in_ch[i] for i in models.mobilenet.CHANGE_BLOCKS]
+        choices = [[d for d in divisors(c) if max_groups is None or d <= max_groups] for c in in_ch]
+        net = models.build(name, **_genome_kwargs(name, kind, model_kwargs, [1] * len(choices)))
+        probes = [min(d for d in divisors(c) if d > 1) for c in in_ch]
+        bindings = _probe_bindings(name, kind, model_kwargs, [1] * len(in_ch), probes)
+        for module_name, _, _ in bindings:
+            old = net.get_submodule(module_name)
+            _replace(net, module_name, DynamicGroupConv2d.from_conv(old))
+    else:
+        choices = [sorted(float(r) for r in width_choices) for _ in models.gene_names(name)]
+        widest = max(choices[0])
+        net = models.build(name, **_genome_kwargs(name, kind, model_kwargs, [widest] * len(choices)))
+        bindings = _probe_bindings(name, kind, model_kwargs, [1.0] * len(choices),
+                                   [2.0] * len(choices))
+        for module_name, module in list(net.named_modules()):
+            if isinstance(module, nn.Conv2d):
+                _replace(net, module_name, DynamicWidthConv2d.from_conv(module))
+            elif isinstance(module, nn.BatchNorm2d):
+                _replace(net, module_name, DynamicBatchNorm2d.from_bn(module))
+            elif isinstance(module, nn.Linear):
+                _replace(net, module_name, DynamicLinear.from_linear(module))
+    return Supernet(name, net, kind, choices, bindings, model_kwargs)
+
+
+def train_supernet(supernet: Supernet, train_data, val_data=None, *, seed: int = 0,
+                   eval_genome: Sequence | None = None, **fit_kwargs) -> train.FitResult:
+    """Train a supernet with a new uniformly random genome every step (Phan et al. Alg. 2).
+
+    The genome of step ``t`` is ``supernet.sample(numpy.random.default_rng([seed, t]))``: a
+    pure function of (seed, step), so a resumed run samples exactly the genomes an
+    uninterrupted one would. Validation during training (``val_data``) scores
+    ``eval_genome`` (default: the largest candidate) in eval mode. Everything else (optimizer,
+    schedule, checkpoints, resume, metrics, progress) is ``bnnlib.train.fit``'s.
+    """
+    def before_step(model: Supernet, step: int) -> None:
+        model.set_genome(model.sample(np.random.default_rng([seed, step])))
+
+    supernet.eval_genome = supernet.largest if eval_genome is None else supernet.check_genome(eval_genome)
+    fit_kwargs.setdefault("model_name", f"supernet_{supernet.name}")
+    try:
+        return train.fit(supernet, train_data, val_data, seed=seed, before_step=before_step,
+                         **fit_kwargs)
+    finally:
+        supernet.eval_genome = None

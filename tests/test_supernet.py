@@ -1,0 +1,189 @@
+"""Weight-sharing supernets: crops, extraction, BN recalibration, supernet training, evaluators."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from bnnlib import flops, models, supernet
+from bnnlib.bn import fixed_subset, recalibrate_bn
+from bnnlib.dynamic import DynamicGroupConv2d, block_diagonal_crop
+from bnnlib.evaluators import FinetuneEvaluator, OneShotEvaluator
+from bnnlib.layers import QuantConv2d
+
+SMALL = {  # tiny versions of the five families, on 1x28x28 inputs
+    "mobilenet_m1": {"width_mult": 0.25, "small_input": True},
+    "mobilenet_m2": {"width_mult": 0.25, "small_input": True},
+    "mobilenet_m3": {"width_mult": 0.25, "small_input": True},
+    "vgg_small": {"width_mult": 0.0625},
+    "resnet18": {"width_mult": 0.125, "small_input": True},
+}
+
+
+def _supernet(name):
+    return supernet.build(name, num_classes=10, in_channels=1, **SMALL[name])
+
+
+def _data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return TensorDataset(torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g))
+
+
+# ---- the block-diagonal crop ----------------------------------------------------------------
+
+@pytest.mark.parametrize("groups", [1, 2, 4, 8])
+def test_crop_equals_grouped_conv_holding_the_crop(groups):
+    dyn = DynamicGroupConv2d(8, 8, 3, 1, 1, input_quantizer="approx_sign", kernel_quantizer="xnor")
+    dyn.active_groups = groups
+    static = QuantConv2d(8, 8, 3, 1, 1, groups, input_quantizer="approx_sign", kernel_quantizer="xnor")
+    with torch.no_grad():
+        static.weight.copy_(block_diagonal_crop(dyn.weight, groups))
+    x = torch.randn(2, 8, 6, 6)
+    assert torch.allclose(dyn(x), static(x), atol=1e-5)
+    # and by hand: output channel o of group i uses W[o, i*C/g:(i+1)*C/g]
+    w = block_diagonal_crop(dyn.weight, groups)
+    c = 8 // groups
+    for o in range(8):
+        i = o // c
+        assert torch.equal(w[o], dyn.weight[o, i * c:(i + 1) * c])
+
+
+@pytest.mark.parametrize("groups", [2, 4])
+def test_crop_equals_dense_conv_with_block_diagonal_mask(groups):
+    dyn = DynamicGroupConv2d(8, 16, 3, 2, 1, input_quantizer=None, kernel_quantizer=None)
+    dyn.active_groups = groups
+    mask = torch.zeros(16, 8, 1, 1)
+    for i in range(groups):
+        mask[i * 16 // groups:(i + 1) * 16 // groups, i * 8 // groups:(i + 1) * 8 // groups] = 1
+    x = torch.randn(2, 8, 7, 7)
+    assert torch.allclose(dyn(x), F.conv2d(x, dyn.weight * mask, stride=2, padding=1), atol=1e-5)
+
+
+def test_xnor_scale_is_computed_on_the_crop():
+    dyn = DynamicGroupConv2d(4, 4, 1, input_quantizer=None, kernel_quantizer="xnor")
+    with torch.no_grad():
+        dyn.weight.copy_(torch.tensor([[1., 9, 9, 9], [1, 1, 9, 9], [9, 9, 2, 2], [9, 9, 3, 1]]).view(4, 4, 1, 1))
+    dyn.active_groups = 2
+    x = torch.ones(1, 4, 1, 1)
+    # crop rows [1, 9], [1, 1], [2, 2], [3, 1]; all signs +1, so output o = 2 * mean|row o|
+    assert torch.allclose(dyn(x).flatten(), torch.tensor([5. * 2, 1 * 2, 2 * 2, 2 * 2]))
+
+
+# ---- extraction ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_extract_equals_supernet_and_flops_match_direct_build(name):
+    torch.manual_seed(0)
+    sn = _supernet(name)
+    rng = np.random.default_rng(1)
+    x = torch.randn(8, 1, 28, 28)
+    sn.train()
+    for _ in range(3):  # give BN statistics something to hold
+        sn.set_genome(sn.sample(rng))
+        sn(x)
+    for _ in range(3):
+        genome = sn.sample(rng)
+        sn.set_genome(genome)
+        sn.eval()
+        static = sn.extract(genome).eval()
+        assert torch.allclose(sn(x), static(x), atol=1e-5)
+        direct = models.build(name, **sn.model_kwargs(genome))
+        assert type(direct) is type(static)
+        ours, ref = flops.count(sn, (1, 28, 28)), flops.count(direct, (1, 28, 28))
+        assert (ours.fp_macs, ours.binary_macs, ours.memory_bits) == (ref.fp_macs, ref.binary_macs, ref.memory_bits)
+        assert sn.ops(genome, (1, 28, 28)) == ref.ops
+        assert sn.genome == genome  # extract leaves the active genome alone
+
+
+def test_choices_are_divisors_or_width_ratios():
+    m1 = _supernet("mobilenet_m1")
+    assert m1.choices[0] == [1, 2, 4, 8] and m1.choices[-1] == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    assert len(_supernet("mobilenet_m2").choices) == 18
+    assert _supernet("vgg_small").choices == [[0.25, 0.5, 1.0, 2.0, 3.0, 4.0]] * 6
+    capped = supernet.build("mobilenet_m1", width_mult=0.25, max_groups=16)
+    assert max(capped.choices[-1]) == 16
+
+
+def test_sample_is_uniform_and_seeded():
+    sn = _supernet("mobilenet_m1")
+    a = [sn.sample(np.random.default_rng(5)) for _ in range(2)]
+    assert a[0] == a[1]
+    draws = np.array([sn.sample(np.random.default_rng(i))[0] for i in range(2000)])
+    counts = np.array([(draws == c).sum() for c in sn.choices[0]])
+    assert counts.min() > 400  # 4 choices, 500 expected each
+
+
+def test_bad_genomes_and_keywords():
+    sn = _supernet("mobilenet_m1")
+    with pytest.raises(ValueError, match="needs 13 genes"):
+        sn.set_genome([1] * 12)
+    with pytest.raises(ValueError, match=r"gene 0 .* = 3 .*valid: \[1, 2, 4, 8\]"):
+        sn.set_genome([3] + [1] * 12)
+    with pytest.raises(ValueError, match="searched"):
+        supernet.build("vgg_small", expansion=2)
+    with pytest.raises(ValueError, match="known models"):
+        supernet.build("alexnet")
+
+
+# ---- BN recalibration ------------------------------------------------------------------------
+
+def test_recalibration_gives_the_cumulative_mean_and_variance_of_the_subset():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 3, 3, bias=False)
+    bn = nn.BatchNorm2d(3)
+    model = nn.Sequential(conv, bn).eval()
+    data = _data(64)
+    recalibrate_bn(model, data, num_images=32, batch_size=8, seed=3)
+    xs = torch.stack([data[i][0] for i in fixed_subset(data, 32, 3).indices])
+    with torch.no_grad():
+        feats = conv(xs)
+    assert torch.allclose(bn.running_mean, feats.mean(dim=(0, 2, 3)), atol=1e-5)
+    # cumulative average of per-batch unbiased variances, batch by batch
+    per_batch = torch.stack([conv(xs[i:i + 8]).detach().transpose(0, 1).reshape(3, -1).var(1) for i in range(0, 32, 8)])
+    assert torch.allclose(bn.running_var, per_batch.mean(0), atol=1e-5)
+    assert bn.momentum == 0.1 and not model.training
+
+
+def test_one_shot_scores_do_not_depend_on_what_was_scored_before():
+    torch.manual_seed(0)
+    sn = _supernet("mobilenet_m1")
+    data = _data(96)
+    ev = OneShotEvaluator(sn, data, data, calib_images=32, val_images=48, batch_size=16)
+    g1, g2 = sn.sample(np.random.default_rng(0)), sn.sample(np.random.default_rng(1))
+    first = ev(g1)
+    ev(g2)
+    assert ev(g1) == first and ev.evaluations == 3
+
+
+def test_finetune_evaluator_trains_the_extracted_candidate_only():
+    torch.manual_seed(0)
+    sn = _supernet("vgg_small")
+    before = {k: v.clone() for k, v in sn.state_dict().items()}
+    ev = FinetuneEvaluator(sn, _data(32), _data(32, 1), epochs=1, batch_size=16, calib_images=16)
+    acc = ev((0.25, 0.5, 1.0, 1.0, 2.0, 4.0))
+    assert 0.0 <= acc <= 1.0
+    assert all(torch.equal(before[k], v) for k, v in sn.state_dict().items())
+    assert FinetuneEvaluator(sn, _data(32), _data(32, 1), epochs=0, calib_images=16)((1.0,) * 6) >= 0
+
+
+# ---- supernet training -----------------------------------------------------------------------
+
+def test_supernet_training_samples_a_genome_per_step_and_is_reproducible(tmp_path):
+    runs = []
+    for run in range(2):
+        torch.manual_seed(0)
+        sn = _supernet("mobilenet_m3")
+        seen = []
+        orig = sn.set_genome
+        sn.set_genome = lambda g, orig=orig, seen=seen: (seen.append(tuple(g)), orig(g))[1]
+        supernet.train_supernet(sn, _data(64), _data(32, 1), seed=7, epochs=1, batch_size=16,
+                                progress=False, out_dir=tmp_path / f"r{run}", log_metrics=False)
+        runs.append((seen, {k: v.clone() for k, v in sn.state_dict().items()}))
+        assert sn.eval_genome is None
+    seen = runs[0][0]
+    sampled = [g for g in seen if g != _supernet("mobilenet_m3").largest]
+    assert len(set(sampled)) >= 3  # a new random genome at (almost) every one of the 4 steps
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(runs[0][1][k], runs[1][1][k]) for k in runs[0][1])
