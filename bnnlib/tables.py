@@ -1,0 +1,627 @@
+"""The papers' tables rebuilt from our result files, the paper's values beside ours.
+
+``load_results(runs_dir)`` reads every ``result.json`` under ``runs/`` (layout and fields in
+``docs/results_schema.md``); one builder per paper table returns a pandas DataFrame with every
+printed row of that table, whether or not we ran it; ``write_all_tables`` renders them to
+Markdown, CSV and LaTeX.
+
+Conventions of every table DataFrame
+    - ``paper_*`` columns hold the paper's numbers (floats; NaN where the paper prints a dash or
+      a bound), ``ours_*`` columns ours (NaN where not run). Accuracies are in percent, rounded to
+      2 decimals; OPs are in the unit of the paper's column, named in the column
+      (``_1e8``: units of 10^8, ``_M``: millions).
+    - ``source``: ``"this run"`` for rows this study re-runs, ``"cited, not run here"`` for rows
+      that report other papers' results (their ``ours_*`` cells stay empty).
+    - ``key``: our variant (or metric) name, the stable id of a row (paper labels can repeat:
+      Shen et al. Table 2 prints "ABC{5/3}" twice).
+    - ``df.attrs``: ``name``, ``title``, ``caption`` (paper and our dataset/profile/input),
+      ``paper_text`` (``{(row, column): text}``: the paper's numbers as printed, used when
+      rendering) and ``formats`` (how each value column is rendered).
+
+Choices where the papers leave room
+    - Our accuracies are test-split accuracies of the final (last-epoch) model; the papers
+      report ImageNet / CIFAR-10 validation accuracy.
+    - Our OPs are ``bnnlib.flops.count`` on the profile's input size (Bi-Real convention:
+      real MACs + binary MACs / 64), the counterpart of the papers' "FLOPs".
+    - Speedup (Shen et al.) = OPs of our real-valued 1x model / OPs of the row's model: the
+      paper's numbers are FLOPs(FP) / FLOPs(row) (608 / 45.3 = 13.4). Our FP row gets 1.0.
+    - Phan et al. Table 2's "#GPU-hours" (of searching) becomes the measured wall time of our
+      evolutionary search in hours, on the device named in the row's ``ours_unit``.
+    - Phan et al. print the same numbers for "Groups = 1" of M1 and M2 (the same network);
+      a missing ``mobilenet_m2/groups1`` result is filled from ``mobilenet_m1/groups1``, noted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import paper_values as pv
+
+THIS_RUN = "this run"
+CITED = "cited, not run here"
+NOT_RUN = "not run"
+
+MODEL_STAGES = ("uniform", "retrain")
+MODEL_COLUMNS = [
+    "stage", "study", "family", "variant", "genome", "model_kwargs", "binary", "ops", "fp_macs",
+    "binary_macs", "memory_bits", "test_top1", "test_top5", "test_loss", "val_top1", "epochs",
+    "train_seconds", "history", "dataset", "profile", "input_size", "same_as", "path",
+]
+SEARCH_COLUMNS = [
+    "study", "family", "method", "best", "best_fitness", "best_acc", "best_ops", "max_ops", "lam",
+    "ops_ref", "evaluations", "search_seconds", "device", "history", "dataset", "profile", "path",
+]
+SUPERNET_COLUMNS = [
+    "study", "family", "kind", "epochs", "train_seconds", "val_top1_largest", "dataset", "profile",
+    "path",
+]
+
+DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "imagenet": "ImageNet",
+                 "mnist": "MNIST", "synthetic": "synthetic data"}
+
+
+# --------------------------------------------------------------------------------------------
+# Loading results
+
+
+@dataclass
+class Results:
+    """Every result file under a runs directory, as three DataFrames.
+
+    ``models``: one row per trained model (stages ``uniform`` and ``retrain``), columns
+    ``MODEL_COLUMNS``; ``searches``: one row per search (``SEARCH_COLUMNS``); ``supernets``:
+    one row per supernet (``SUPERNET_COLUMNS``). ``skipped`` lists unreadable files and why.
+    """
+
+    models: pd.DataFrame
+    searches: pd.DataFrame
+    supernets: pd.DataFrame
+    runs_dir: Path
+    skipped: list[str] = field(default_factory=list)
+
+    def model(self, family: str, variant: str) -> dict | None:
+        """The result record of ``family``/``variant`` (None if not run).
+
+        A record that only points elsewhere (``same_as`` and no accuracy) is resolved; the
+        M2 "Groups = 1" network is M1's (see the module docstring).
+        """
+        rec = _pick(self.models, family=family, variant=variant)
+        if rec is not None and is_missing(rec.get("test_top1")) and rec.get("same_as"):
+            fam, _, var = str(rec["same_as"]).partition("/")
+            target = _pick(self.models, family=fam, variant=var)
+            if target is not None:
+                rec = {**target, "family": family, "variant": variant, "same_as": rec["same_as"]}
+        if rec is None and (family, variant) == ("mobilenet_m2", "groups1"):
+            target = _pick(self.models, family="mobilenet_m1", variant="groups1")
+            if target is not None:
+                rec = {**target, "family": family, "same_as": "mobilenet_m1/groups1"}
+        return rec
+
+    def search(self, family: str, method: str) -> dict | None:
+        """The search record of ``family``/``method`` (None if not run)."""
+        return _pick(self.searches, family=family, method=method)
+
+    def supernet(self, family: str) -> dict | None:
+        """The supernet record of ``family`` (None if not run)."""
+        return _pick(self.supernets, family=family)
+
+
+def _pick(frame: pd.DataFrame, **match) -> dict | None:
+    if frame.empty:
+        return None
+    mask = pd.Series(True, index=frame.index)
+    for col, value in match.items():
+        mask &= frame[col] == value
+    hits = frame[mask]
+    if hits.empty:
+        return None
+    # Several files for one model (e.g. a stale copy): the last path in sorted order wins.
+    return {k: (None if is_missing(v) else v) for k, v in hits.iloc[-1].to_dict().items()}
+
+
+def is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return False
+
+
+def load_results(runs_dir: str | Path = "runs") -> Results:
+    """Read every ``result.json`` under ``runs_dir`` (which may be missing or empty).
+
+    Files are classified by their place (``runs/<stage>/<family>/<variant>/result.json`` with
+    stage ``uniform``/``retrain``, ``runs/search/<family>/<method>/result.json``,
+    ``runs/supernet/<family>/result.json``); fields the file lacks are filled from its path
+    where the path says them. Unreadable or unplaceable files are skipped with a warning and
+    listed in ``Results.skipped``; loading never raises on bad files.
+    """
+    root = Path(runs_dir)
+    models, searches, supernets, skipped = [], [], [], []
+    files = sorted(root.rglob("result.json")) if root.is_dir() else []
+    for path in files:
+        parts = path.relative_to(root).parts[:-1]
+        try:
+            rec = json.loads(path.read_text())
+            if not isinstance(rec, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as err:
+            skipped.append(f"{path}: {err}")
+            continue
+        rec = dict(rec, path=str(path))
+        if parts and parts[0] == "search" and len(parts) >= 3:
+            rec.setdefault("family", parts[1])
+            rec.setdefault("method", parts[2])
+            searches.append(rec)
+        elif parts and parts[0] == "supernet" and len(parts) >= 2:
+            rec.setdefault("family", parts[1])
+            supernets.append(rec)
+        elif parts and parts[0] in MODEL_STAGES and len(parts) >= 3:
+            rec["stage"] = parts[0]
+            rec.setdefault("family", parts[1])
+            rec.setdefault("variant", parts[2])
+            models.append(rec)
+        elif "method" in rec and "family" in rec:
+            searches.append(rec)
+        elif "variant" in rec and "family" in rec:
+            rec.setdefault("stage", parts[0] if parts else "")
+            models.append(rec)
+        else:
+            skipped.append(f"{path}: not a model, search or supernet result")
+    for msg in skipped:
+        warnings.warn(f"skipped result file {msg}", stacklevel=2)
+    return Results(_frame(models, MODEL_COLUMNS), _frame(searches, SEARCH_COLUMNS),
+                   _frame(supernets, SUPERNET_COLUMNS), root, skipped)
+
+
+def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
+    """Records as a DataFrame with at least ``columns``; all-number columns become floats."""
+    extra = sorted({k for r in records for k in r} - set(columns))
+    frame = pd.DataFrame([{c: r.get(c) for c in columns + extra} for r in records],
+                         columns=columns + extra, dtype=object)
+    for col in frame.columns:
+        values = frame[col].dropna()
+        if len(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                               for v in values):
+            frame[col] = frame[col].astype(float)
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared by the builders
+
+
+def _pct(fraction: Any) -> float:
+    """A fraction in [0, 1] as a percentage with 2 decimals (NaN if missing)."""
+    if is_missing(fraction):
+        return math.nan
+    return round(100.0 * float(fraction), 2)
+
+
+def _scaled(value: Any, unit: float) -> float:
+    return math.nan if is_missing(value) else float(value) / unit
+
+
+def _size_text(size: Any) -> str:
+    if isinstance(size, (list, tuple)) and size:
+        return "x".join(str(int(s)) for s in size)
+    return "input size unknown"
+
+
+def ours_setting(records: list[dict | None]) -> str:
+    """'Fashion-MNIST, profile cpu, 1x28x28, width_mult 0.5' summarising the records used.
+
+    Differing settings are all listed (joined by '; '); no record gives 'not run yet'.
+    """
+    seen: list[str] = []
+    for rec in records:
+        if not rec:
+            continue
+        dataset = DATASET_NAMES.get(rec.get("dataset"), rec.get("dataset") or "dataset unknown")
+        text = f"{dataset}, profile {rec.get('profile') or 'unknown'}, {_size_text(rec.get('input_size'))}"
+        kwargs = rec.get("model_kwargs") or {}
+        if isinstance(kwargs, dict) and kwargs.get("width_mult", 1) not in (1, 1.0, None):
+            text += f", width_mult {kwargs['width_mult']}"
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen) if seen else "not run yet"
+
+
+def _finish(frame: pd.DataFrame, name: str, title: str, caption: str,
+            paper_text: dict, formats: dict[str, str], row_formats: dict[str, str] | None = None
+            ) -> pd.DataFrame:
+    frame.attrs.update(name=name, title=title, caption=caption, paper_text=paper_text,
+                       formats=formats, row_formats=row_formats or {})
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Phan et al. 2020
+
+
+def phan_table1(results: Results) -> pd.DataFrame:
+    """Phan et al. Table 1: uniform groups 1/4/16, random groups and searched groups, per module.
+
+    Rows: M1, M2, M3 x (Groups = 1, Groups = 4, Groups = 16, Random Group, Ours) = 15.
+    Ours: ``runs/uniform/<module>/groups{1,4,16}`` and ``runs/retrain/<module>/{random,searched}``.
+    """
+    rows, paper_text, used = [], {}, []
+    for module in pv.PHAN_MODULES:
+        for row in pv.PHAN_TABLE1[module]:
+            rec = results.model(module, row.key)
+            used.append(rec)
+            i = len(rows)
+            for col, dst in (("top1", "paper_top1"), ("top5", "paper_top5"),
+                             ("flops", "paper_flops_1e8")):
+                paper_text[(i, dst)] = row.values[col]
+            note = ""
+            if rec and rec.get("same_as"):
+                note = f"same network as {rec['same_as']}"
+            rows.append({
+                "module": pv.PHAN_MODULE_LABELS[module], "model": row.label, "key": row.key,
+                "source": THIS_RUN,
+                "paper_top1": pv.number(row.values["top1"]),
+                "ours_top1": _pct(rec and rec.get("test_top1")),
+                "paper_top5": pv.number(row.values["top5"]),
+                "ours_top5": _pct(rec and rec.get("test_top5")),
+                "paper_flops_1e8": pv.number(row.values["flops"]),
+                "ours_ops_1e8": _scaled(rec and rec.get("ops"), 1e8),
+                "note": note,
+            })
+    caption = (f"Phan et al. 2020, Table 1: uniform groups, random groups and searched groups per "
+               f"module. Paper: {pv.PHAN_DATASET}. Ours: {ours_setting(used)}.")
+    return _finish(pd.DataFrame(rows), "phan_table1",
+                   "Phan et al. Table 1 - uniform vs random vs searched groups", caption, paper_text,
+                   {"ours_top1": "pct", "ours_top5": "pct", "ours_ops_1e8": "ops"})
+
+
+def phan_table2(results: Results) -> pd.DataFrame:
+    """Phan et al. Table 2 in its printed orientation: one row per metric, one column per module.
+
+    Rows: Top-1 (%), Top-5 (%), FLOPs, MaxFLOPs (x10^8), #GPU-hours. Ours: the retrained
+    searched model (``runs/retrain/<module>/searched``), the budget and wall time of the
+    evolutionary search (``runs/search/<module>/evolution``). The #GPU-hours row holds our
+    search hours on the device named in ``ours_unit`` (the paper's GPU-hours count searching
+    only; supernet training is not included, as in the paper).
+    """
+    modules = pv.PHAN_MODULES
+    models = {m: results.model(m, "searched") for m in modules}
+    searches = {m: results.search(m, "evolution") for m in modules}
+    devices = sorted({str(s.get("device")) for s in searches.values() if s and s.get("device")})
+    ours_values = {
+        "top1": {m: _pct(models[m] and models[m].get("test_top1")) for m in modules},
+        "top5": {m: _pct(models[m] and models[m].get("test_top5")) for m in modules},
+        "flops": {m: _scaled(models[m] and models[m].get("ops"), 1e8) for m in modules},
+        "max_flops": {m: _scaled(searches[m] and searches[m].get("max_ops"), 1e8) for m in modules},
+        "search_hours": {m: _scaled(searches[m] and searches[m].get("search_seconds"), 3600.0)
+                         for m in modules},
+    }
+    units = {"top1": "%", "top5": "%", "flops": "OPs, x1e8", "max_flops": "OPs budget, x1e8",
+             "search_hours": "hours of evolutionary search on "
+                             + (", ".join(devices) or "an unrecorded device")}
+    rows, paper_text = [], {}
+    for i, row in enumerate(pv.PHAN_TABLE2):
+        entry = {"metric": row.label, "key": row.key, "source": THIS_RUN}
+        for m in modules:
+            label = pv.PHAN_MODULE_LABELS[m]
+            entry[f"paper_{label}"] = pv.number(row.values[m])
+            entry[f"ours_{label}"] = ours_values[row.key][m]
+            paper_text[(i, f"paper_{label}")] = row.values[m]
+        entry["ours_unit"] = units[row.key]
+        rows.append(entry)
+    # the searches ran in the same setting; their records lack model_kwargs (width_mult)
+    setting = ours_setting(list(models.values()))
+    if setting == "not run yet":
+        setting = ours_setting(list(searches.values()))
+    caption = (f"Phan et al. 2020, Table 2: searched group architectures under a FLOP budget "
+               f"(MaxFLOPs). Paper: {pv.PHAN_DATASET}, #GPU-hours of searching. Ours: "
+               f"{setting}; the last row "
+               f"is our measured search time in hours on {', '.join(devices) or 'the device used'}.")
+    row_formats = {"top1": "pct", "top5": "pct", "flops": "ops", "max_flops": "ops",
+                   "search_hours": "hours"}
+    return _finish(pd.DataFrame(rows), "phan_table2",
+                   "Phan et al. Table 2 - searched modules under a FLOP budget", caption,
+                   paper_text, {}, row_formats)
+
+
+def _phan_ours_rows(results: Results, rows, build: Callable[[Any, dict | None], dict],
+                    paper_cols: dict[str, str]) -> tuple[list[dict], dict, list]:
+    out, paper_text, used = [], {}, []
+    for i, row in enumerate(rows):
+        rec = None if row.cited else results.model(row.key, "searched")
+        used.append(rec)
+        entry = {"model": row.label, "key": row.key, "source": CITED if row.cited else THIS_RUN,
+                 "cited": row.cited or ""}
+        for src, dst in paper_cols.items():
+            printed = row.values.get(src)
+            entry[dst] = pv.number(printed) if src != "w_a" else printed
+            if printed is not None and src != "w_a":
+                paper_text[(i, dst)] = printed
+        entry.update(build(row, rec))
+        out.append(entry)
+    return out, paper_text, used
+
+
+def phan_table3(results: Results) -> pd.DataFrame:
+    """Phan et al. Table 3: top-1/top-5 of prior binary networks (cited) and Ours (M1-M3).
+
+    All 15 printed rows; the 12 literature rows are cited (ImageNet numbers of other papers),
+    the three "Ours" rows take our retrained searched model of each module.
+    """
+    def build(row, rec):
+        return {"ours_top1": _pct(rec and rec.get("test_top1")),
+                "ours_top5": _pct(rec and rec.get("test_top5"))}
+
+    rows, paper_text, used = _phan_ours_rows(
+        results, pv.PHAN_TABLE3, build, {"w_a": "w_a", "top1": "paper_top1", "top5": "paper_top5"})
+    frame = pd.DataFrame(rows)[["model", "key", "source", "cited", "w_a", "paper_top1",
+                                "ours_top1", "paper_top5", "ours_top5"]]
+    caption = (f"Phan et al. 2020, Table 3: accuracy against the state of the art. Paper: "
+               f"{pv.PHAN_DATASET}; cited rows are other papers' ImageNet results, not run here. "
+               f"Ours (searched groups, retrained): {ours_setting(used)}.")
+    return _finish(frame, "phan_table3", "Phan et al. Table 3 - accuracy vs the state of the art",
+                   caption, paper_text, {"ours_top1": "pct", "ours_top5": "pct"})
+
+
+def phan_table4(results: Results) -> pd.DataFrame:
+    """Phan et al. Table 4: FLOPs of prior binary networks (cited) and Ours (M1-M3).
+
+    CI-BCNN-18 (add) is printed as "> 1.54x10^8": its number is NaN and the text is kept.
+    """
+    def build(row, rec):
+        note = "paper prints a lower bound" if row.values["flops"].startswith(">") else ""
+        return {"ours_ops_1e8": _scaled(rec and rec.get("ops"), 1e8), "note": note}
+
+    rows, paper_text, used = _phan_ours_rows(results, pv.PHAN_TABLE4, build,
+                                             {"flops": "paper_flops_1e8"})
+    frame = pd.DataFrame(rows)[["model", "key", "source", "cited", "paper_flops_1e8",
+                                "ours_ops_1e8", "note"]]
+    caption = (f"Phan et al. 2020, Table 4: computational cost. Paper: FLOPs (x10^8) at "
+               f"{pv.PHAN_DATASET}; cited rows are other papers' numbers, not run here. Ours (OPs "
+               f"x10^8, real MACs + binary MACs / 64): {ours_setting(used)}.")
+    return _finish(frame, "phan_table4", "Phan et al. Table 4 - computational cost", caption,
+                   paper_text, {"ours_ops_1e8": "ops"})
+
+
+# --------------------------------------------------------------------------------------------
+# Shen et al. 2019
+
+
+def _shen_table(results: Results, family: str, rows, with_memory: bool,
+                with_top5: bool) -> tuple[pd.DataFrame, dict, list, dict]:
+    fp = results.model(family, "fp")
+    fp_ops = fp.get("ops") if fp else None
+    out, paper_text, used = [], {}, []
+    for i, row in enumerate(rows):
+        rec = None if row.cited else results.model(family, row.key)
+        used.append(rec)
+        ops = rec.get("ops") if rec else None
+        speedup = math.nan
+        if not is_missing(ops) and not is_missing(fp_ops) and ops:
+            speedup = float(fp_ops) / float(ops)
+        entry = {"model": row.label, "key": row.key, "source": CITED if row.cited else THIS_RUN,
+                 "cited": row.cited or "",
+                 "paper_flops_M": pv.number(row.values["flops"]),
+                 "ours_ops_M": _scaled(ops, 1e6),
+                 "paper_speedup_x": pv.number(row.values["speedup"]),
+                 "ours_speedup_x": speedup}
+        text = {"paper_flops_M": row.values["flops"], "paper_speedup_x": row.values["speedup"]}
+        if with_memory:
+            entry["paper_memory_Mbit"] = pv.number(row.values["memory"])
+            entry["ours_memory_Mbit"] = _scaled(rec and rec.get("memory_bits"), 1e6)
+            text["paper_memory_Mbit"] = row.values["memory"]
+        entry["paper_top1"] = pv.number(row.values["top1"])
+        entry["ours_top1"] = _pct(rec and rec.get("test_top1"))
+        text["paper_top1"] = row.values["top1"]
+        if with_top5:
+            entry["paper_top5"] = pv.number(row.values["top5"])
+            entry["ours_top5"] = _pct(rec and rec.get("test_top5"))
+            text["paper_top5"] = row.values["top5"]
+        paper_text.update({(i, k): v for k, v in text.items()})
+        out.append(entry)
+    formats = {"ours_ops_M": "ops", "ours_speedup_x": "speedup", "ours_memory_Mbit": "ops",
+               "ours_top1": "pct", "ours_top5": "pct"}
+    return pd.DataFrame(out), paper_text, used, formats
+
+
+def shen_table1(results: Results) -> pd.DataFrame:
+    """Shen et al. Table 1: VGG-small, FP / Uniform-1x..4x / VGG-Auto-A / VGG-Auto-B.
+
+    Columns FLOPs (M), Speedup (x), Memory (Mbit), Top-1 (%). Ours from
+    ``runs/uniform/vgg_small/{fp,uniform1x..4x}`` and ``runs/retrain/vgg_small/{auto_a,auto_b}``;
+    ours_speedup_x = OPs(our fp) / OPs(row).
+    """
+    frame, paper_text, used, formats = _shen_table(results, "vgg_small", pv.SHEN_TABLE1,
+                                                   with_memory=True, with_top5=False)
+    caption = (f"Shen et al. 2019, Table 1: widened binary VGG-small. Paper: "
+               f"{pv.SHEN_TABLE1_DATASET}. Ours: {ours_setting(used)}. Speedup = OPs of the "
+               f"real-valued 1x model / OPs of the row; memory = 32 bits per real weight + 1 per "
+               f"binary weight.")
+    return _finish(frame, "shen_table1", "Shen et al. Table 1 - VGG-small", caption, paper_text,
+                   formats)
+
+
+def shen_table2(results: Results) -> pd.DataFrame:
+    """Shen et al. Table 2: ResNet-18, FP / PCNN / ABC{5/3} x2 (cited) / Uniform-1x..4x / Auto-A/B.
+
+    Columns FLOPs (M), Speedup (x), Top-1 (%), Top-5 (%). PCNN and the two ABC-Net rows are
+    cited (the paper's ImageNet numbers of those methods).
+    """
+    frame, paper_text, used, formats = _shen_table(results, "resnet18", pv.SHEN_TABLE2,
+                                                   with_memory=False, with_top5=True)
+    caption = (f"Shen et al. 2019, Table 2: widened binary ResNet-18 and other binarization "
+               f"methods. Paper: {pv.SHEN_TABLE2_DATASET}; PCNN and ABC-Net rows are cited, not "
+               f"run here. Ours: {ours_setting(used)}. Speedup = OPs of the real-valued 1x model / "
+               f"OPs of the row.")
+    return _finish(frame, "shen_table2", "Shen et al. Table 2 - ResNet-18", caption, paper_text,
+                   formats)
+
+
+TABLES: dict[str, Callable[[Results], pd.DataFrame]] = {
+    "phan_table1": phan_table1,
+    "phan_table2": phan_table2,
+    "phan_table3": phan_table3,
+    "phan_table4": phan_table4,
+    "shen_table1": shen_table1,
+    "shen_table2": shen_table2,
+}
+
+
+def build_all_tables(results: Results | str | Path = "runs") -> dict[str, pd.DataFrame]:
+    """Every table, by name (``TABLES`` order); accepts a ``Results`` or a runs directory."""
+    if not isinstance(results, Results):
+        results = load_results(results)
+    return {name: build(results) for name, build in TABLES.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+
+HEADERS = {
+    "module": "Module", "model": "Model", "metric": "Metric", "source": "Source",
+    "cited": "Cited work", "note": "Note", "w_a": "W/A", "ours_unit": "Ours: unit",
+    "paper_top1": "Top-1 % (paper)", "ours_top1": "Top-1 % (ours)",
+    "paper_top5": "Top-5 % (paper)", "ours_top5": "Top-5 % (ours)",
+    "paper_flops_1e8": "FLOPs x1e8 (paper)", "ours_ops_1e8": "OPs x1e8 (ours)",
+    "paper_flops_M": "FLOPs M (paper)", "ours_ops_M": "OPs M (ours)",
+    "paper_speedup_x": "Speedup x (paper)", "ours_speedup_x": "Speedup x (ours)",
+    "paper_memory_Mbit": "Memory Mbit (paper)", "ours_memory_Mbit": "Memory Mbit (ours)",
+    "paper_M1": "M1 (paper)", "ours_M1": "M1 (ours)", "paper_M2": "M2 (paper)",
+    "ours_M2": "M2 (ours)", "paper_M3": "M3 (paper)", "ours_M3": "M3 (ours)",
+}
+HIDDEN = ("key",)  # row ids: in the CSV, not in the rendered tables
+
+
+def format_value(value: Any, kind: str) -> str:
+    """Render one of our numbers: ``pct`` 2 decimals, ``ops`` 4 significant digits (fixed point),
+    ``speedup`` 1 decimal, ``hours`` 3 significant digits; text as is."""
+    if isinstance(value, str):
+        return value
+    if is_missing(value):
+        return ""
+    value = float(value)
+    if kind == "pct":
+        return f"{value:.2f}"
+    if kind == "speedup":
+        return f"{value:.1f}"
+    if kind == "hours":
+        return f"{value:.3g}"
+    if kind == "ops":  # 4 significant digits, trailing zeros kept, no exponent
+        if value == 0 or not math.isfinite(value):
+            return f"{value:g}"
+        decimals = max(0, 3 - math.floor(math.log10(abs(value))))
+        return f"{value:.{decimals}f}"
+    return f"{value:g}"
+
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as text cells: paper numbers as printed, ours formatted, "not run" where a row
+    we re-run has no result, "-" in our cells of cited rows; headers from ``HEADERS``."""
+    paper_text = frame.attrs.get("paper_text", {})
+    formats = frame.attrs.get("formats", {})
+    row_formats = frame.attrs.get("row_formats", {})
+    cols = [c for c in frame.columns if c not in HIDDEN]
+    out = []
+    for i, (_, row) in enumerate(frame.iterrows()):
+        cited = row.get("source") == CITED
+        cells = []
+        for col in cols:
+            value = row[col]
+            if col.startswith("paper_"):
+                cell = paper_text.get((i, col))
+                cell = cell if cell is not None else format_value(value, "")
+                cell = cell or "-"
+            elif col.startswith("ours_") and col != "ours_unit":
+                kind = row_formats.get(row.get("key"), formats.get(col, ""))
+                cell = format_value(value, kind)
+                if not cell:
+                    cell = "-" if cited else NOT_RUN
+            else:
+                cell = "" if is_missing(value) else str(value)
+            cells.append(cell)
+        out.append(cells)
+    return pd.DataFrame(out, columns=[HEADERS.get(c, c) for c in cols])
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """GitHub-flavoured Markdown: title, caption, pipe table (no ``tabulate`` needed)."""
+    shown = display_frame(frame)
+
+    def esc(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"### {frame.attrs.get('title', frame.attrs.get('name', 'table'))}", "",
+             frame.attrs.get("caption", ""), "",
+             "| " + " | ".join(esc(c) for c in shown.columns) + " |",
+             "|" + "|".join("---" for _ in shown.columns) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in cells) + " |" for cells in shown.itertuples(False)]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters in plain text."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def to_latex(frame: pd.DataFrame) -> str:
+    """A booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), caption as a comment above;
+    text columns left-aligned, number columns right-aligned."""
+    shown = display_frame(frame)
+    cols = [c for c in frame.columns if c not in HIDDEN]
+    align = "".join("r" if c.startswith(("paper_", "ours_")) and c != "ours_unit" else "l"
+                    for c in cols)
+    lines = [f"% {latex_escape(frame.attrs.get('title', ''))}",
+             f"% {latex_escape(frame.attrs.get('caption', ''))}",
+             f"\\begin{{tabular}}{{{align}}}", r"\toprule",
+             " & ".join(latex_escape(c) for c in shown.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(latex_escape(c) for c in cells) + r" \\"
+              for cells in shown.itertuples(False)]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Write ``<name>.md``, ``<name>.csv`` (raw numbers, empty where missing) and ``<name>.tex``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = frame.attrs["name"]
+    paths = [out / f"{name}.md", out / f"{name}.csv", out / f"{name}.tex"]
+    paths[0].write_text(to_markdown(frame))
+    frame.to_csv(paths[1], index=False)
+    paths[2].write_text(to_latex(frame))
+    return paths
+
+
+def write_all_tables(runs_dir: str | Path = "runs", out_dir: str | Path = "reports/tables"
+                     ) -> list[Path]:
+    """Build every table from ``runs_dir`` and write them (md/csv/tex) plus ``README.md`` (all
+    Markdown tables in one page) into ``out_dir``; returns the written paths."""
+    results = load_results(runs_dir)
+    tables = build_all_tables(results)
+    out = Path(out_dir)
+    paths: list[Path] = []
+    for frame in tables.values():
+        paths += write_table(frame, out)
+    intro = ["# Tables of both papers, the paper's values beside ours", "",
+             f"Built by `bnnlib.tables.write_all_tables` from `{results.runs_dir}`. Paper columns "
+             "show the papers' numbers as printed; our cells say `not run` where no result file "
+             "exists; rows of other papers are cited, not run here. CSV and LaTeX versions sit "
+             "beside each Markdown file.", ""]
+    if results.skipped:
+        intro += ["Skipped result files: " + "; ".join(results.skipped), ""]
+    readme = out / "README.md"
+    readme.write_text("\n".join(intro) + "\n" + "\n".join(to_markdown(f) for f in tables.values()))
+    return paths + [readme]
