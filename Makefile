@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: repro test lint install clean-venv
+.PHONY: repro test lint install clean-venv profile
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# the stages call papermill/jupyter/python: the venv's, whether or not it is activated
 repro: $(STAMP)
-	$(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+# switch the active profile: make profile P=smoke|cpu|paper  (copies profiles/P.yaml to params.yaml)
+profile:
+	@test -f profiles/$(P).yaml || { echo "unknown profile '$(P)'; known: $$(ls profiles | sed 's/.yaml//' | tr '\n' ' ')"; exit 2; }
+	cp profiles/$(P).yaml params.yaml
+	@echo "active profile: $(P) (params.yaml); run 'make repro'"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
