@@ -43,7 +43,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -354,7 +354,6 @@ class FitResult:
     seconds: float
     resumed_from: dict[str, int] | None = None
     stopped_early: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final(self) -> dict[str, float]:

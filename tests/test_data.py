@@ -249,6 +249,11 @@ def test_val_and_test_are_never_augmented(tmp_path, no_debian):
         get_datasets(root=tmp_path, val_size=10, augment="rotate")
 
 
+def test_cifar10_missing_offline_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"CIFAR-10 not found in .*download=False"):
+        get_datasets("cifar10", root=tmp_path, download=False)
+
+
 # ---------------------------------------------------------------------------------------------
 # ImageNet (ImageFolder)
 

@@ -353,3 +353,17 @@ def test_binary_vgg_small_trains_and_resumes(tmp_path):
     restarted = build()
     fit(restarted, train, out_dir=tmp_path, checkpoint_every=2, **kw)
     assert_same_weights(restarted, reference)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_amp_channels_last_and_cpu_reload(tmp_path):
+    train = synthetic_images(n=96)
+    model = new_model()
+    result = fit(model, train, train, out_dir=tmp_path, **COMMON)  # device=None picks CUDA
+    assert next(model.parameters()).is_cuda
+    assert math.isfinite(result.final["train_loss"])
+    cpu_model = new_model(seed=3)
+    load_checkpoint(tmp_path / "last.pt", cpu_model)
+    on_cpu = evaluate(cpu_model, train)
+    on_gpu = evaluate(model, train, amp=False)
+    assert abs(on_cpu["loss"] - on_gpu["loss"]) < 1e-3
