@@ -281,17 +281,16 @@ def evaluate(
 def model_fingerprint(model: nn.Module, name: str | None = None) -> dict[str, str]:
     """Identify a model by class, parameter/buffer names, shapes and dtypes, and its config.
 
-    ``config`` is ``repr(model.config)`` (or ``model.genome``) when the model has one, so two
-    supernet-extracted models with equal shapes but different genomes are told apart.
+    Shapes already tell apart different expansions and group counts (a grouped conv's weight
+    is ``[Cout, Cin/groups, k, k]``). ``config`` is ``repr(model.config)`` when the model has
+    such an attribute; mutable state such as a supernet's active ``genome`` is deliberately
+    left out, since it changes every step. ``name`` defaults to ``model.name``.
     """
     lines = [f"{k}:{tuple(v.shape)}:{v.dtype}" for k, v in model.state_dict().items()]
-    config = getattr(model, "config", None)
-    if config is None:
-        config = getattr(model, "genome", None)
     return {
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "name": str(name if name is not None else getattr(model, "name", None)),
-        "config": repr(config),
+        "config": repr(getattr(model, "config", None)),
         "structure": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
     }
 

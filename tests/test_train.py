@@ -312,6 +312,19 @@ def test_checkpoint_from_another_model_is_rejected(tmp_path):
     assert result.resumed_from is None
 
 
+def test_fingerprint_uses_config_not_mutable_genome(tmp_path):
+    train = synthetic_images(n=64)
+    model = new_model()
+    model.config, model.genome = {"expansion": 0.25}, (1, 2)
+    fit(model, train, out_dir=tmp_path, **COMMON)
+    other = new_model()
+    other.config, other.genome = {"expansion": 0.25}, (4, 4)  # another active genome: same model
+    load_checkpoint(tmp_path / "last.pt", other)
+    other.config = {"expansion": 0.5}
+    with pytest.raises(CheckpointMismatchError, match=r"config: checkpoint \{'expansion': 0.25\}"):
+        load_checkpoint(tmp_path / "last.pt", other)
+
+
 def test_corrupt_or_partial_checkpoint_is_detected(tmp_path):
     train = synthetic_images(n=64)
     fit(new_model(), train, out_dir=tmp_path, **COMMON)
