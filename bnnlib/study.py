@@ -147,14 +147,15 @@ PARAMETER_NAMES = (
 class Settings(dict):
     """Notebook parameters of a stage, with the data and model keywords derived from them.
 
-    Papermill passes ``-p name None`` as the string ``"None"``; it is read as ``None``.
+    DVC writes YAML ``null`` / ``true`` / ``false`` into the papermill command as ``None`` /
+    ``true`` / ``false``, which papermill passes on as strings; they are read back as
+    ``None`` / ``True`` / ``False`` here.
     """
 
     @classmethod
     def from_namespace(cls, namespace: dict) -> Settings:
         """The stage parameters found in a notebook's namespace (``globals()``)."""
-        return cls({k: (None if namespace[k] == "None" else namespace[k])
-                    for k in PARAMETER_NAMES if k in namespace})
+        return cls({k: _coerce(namespace[k]) for k in PARAMETER_NAMES if k in namespace})
 
     def data(self, augment: bool = True):
         return load_data(self["dataset"], self["data_root"], self.get("val_size"),
@@ -179,6 +180,15 @@ class Settings(dict):
                 "optimizer": self.get("optimizer", "adam"), "lr": float(self.get("lr", 1e-3)),
                 "schedule": self.get("schedule", "linear"), "seed": int(self.get("seed", 0)),
                 "progress": bool(self.get("progress", True))}
+
+
+_LITERALS = {"none": None, "null": None, "true": True, "false": False}
+
+
+def _coerce(value):
+    if isinstance(value, str) and value.lower() in _LITERALS:
+        return _LITERALS[value.lower()]
+    return value
 
 
 def _fit_resuming(build_model, out_dir: Path, train_data, val_data, **fit_kwargs):
@@ -250,8 +260,12 @@ def write_stage_metrics(stage: str, family: str, results: list[dict],
 def run_uniform(s: Settings, runs_dir="runs") -> list[dict]:
     """Stage 01: the uniform rows (groups 1/4/16; real-valued and uniform 1x-4x widths)."""
     family = s["family"]
-    results = [train_model(s, "uniform", v, uniform_kwargs(family, v), runs_dir)
-               for v in UNIFORM_VARIANTS[study_of(family)]]
+    variants = list(UNIFORM_VARIANTS[study_of(family)])
+    if family == "mobilenet_m2":
+        # groups = 1 everywhere is the same network as M1's (Phan et al. print the same row);
+        # the tables take it from mobilenet_m1/groups1
+        variants.remove("groups1")
+    results = [train_model(s, "uniform", v, uniform_kwargs(family, v), runs_dir) for v in variants]
     write_stage_metrics("uniform", family, results)
     return results
 
