@@ -80,6 +80,8 @@ from typing import Any
 
 import numpy as np
 
+from .utils import atomic_write_bytes
+
 __all__ = [
     "Evaluation",
     "SearchResult",
@@ -476,15 +478,6 @@ def _split_fitness(out: Any, genome: Genome) -> tuple[float, dict]:
     return value, _jsonable(extras)
 
 
-def _atomic_write_text(path: str, text: str) -> None:
-    # os.replace is atomic: a crash leaves the old state or the new one, never half of one.
-    # No fsync: it guards against power loss only, and costs time on every evaluation.
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 class _Search:
     """State and steps of one run; `evolutionary_search` and `random_search` drive it."""
 
@@ -698,7 +691,8 @@ class _Search:
             self._history_json += [json.dumps(_record(ev))
                                    for ev in self.history[len(self._history_json):]]
         text = meta[:-1] + ',"history":[' + ",".join(self._history_json) + "]}"
-        _atomic_write_text(self.state_path, text)
+        # no fsync: the rename is atomic against a crash; fsync would cost every evaluation
+        atomic_write_bytes(self.state_path, text.encode("utf-8"), fsync=False)
 
     def resume(self) -> bool:
         """Load ``state_path`` if it exists; True when a run was restored."""

@@ -76,11 +76,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(cuda_states)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
 
-    The bytes go to a temporary file in the same folder, are flushed and fsync'ed, and the
-    temporary file is then renamed over ``path`` with :func:`os.replace` (atomic on POSIX).
+    The bytes go to a temporary file in the same folder, are flushed (and fsync'ed unless
+    ``fsync=False``: the rename alone is atomic against crashes of the process; fsync also
+    guards against power loss, at a cost on every call), and the temporary file is then
+    renamed over ``path`` with :func:`os.replace` (atomic on POSIX).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +91,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
