@@ -36,9 +36,9 @@ def model_kwargs(name: str, args: argparse.Namespace) -> dict:
     if name == "vgg_small":
         kw["expansion"] = args.expansion
     elif name == "resnet18":
-        kw.update(expansion=args.expansion, small_input=True)
+        kw.update(expansion=args.expansion, small_input=args.small_input)
     else:
-        kw.update(width_mult=args.width_mult, small_input=True, groups=args.groups)
+        kw.update(width_mult=args.width_mult, small_input=args.small_input, groups=args.groups)
     return kw
 
 
@@ -122,8 +122,11 @@ def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--batch-size", type=int, default=128)
+    # defaults = the cpu profile: its widest widths-study models (width 0.0625 x 4 = 0.25) and
+    # its MobileNet modules (width 0.5, stride-2 stem)
     parser.add_argument("--expansion", type=float, default=0.25, help="VGG-small / ResNet-18")
-    parser.add_argument("--width-mult", type=float, default=0.25, help="MobileNet modules")
+    parser.add_argument("--width-mult", type=float, default=0.5, help="MobileNet modules")
+    parser.add_argument("--small-input", action="store_true", help="stride-1 stems (ResNet, MobileNet)")
     parser.add_argument("--groups", type=int, default=1, help="MobileNet 3x3 groups")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3)

@@ -36,29 +36,35 @@ def _sign(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
 
-class _SignApprox(torch.autograd.Function):
+class _SignWithSurrogate(torch.autograd.Function):
+    """sign(x) forward; backward multiplies by ``surrogate(x)``, the derivative of a proxy."""
+
+    @staticmethod
+    def surrogate(x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
         return _sign(x)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         (x,) = ctx.saved_tensors
+        return grad * cls.surrogate(x).to(grad.dtype)
+
+
+class _SignApprox(_SignWithSurrogate):
+    @staticmethod
+    def surrogate(x):
         # dA/dx = 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere  ==  max(2 - 2|x|, 0)
-        return grad * (2.0 - 2.0 * x.abs()).clamp_(min=0.0)
+        return (2.0 - 2.0 * x.abs()).clamp_(min=0.0)
 
 
-class _SignSTE(torch.autograd.Function):
+class _SignSTE(_SignWithSurrogate):
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _sign(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * (x.abs() <= 1.0).to(grad.dtype)
+    def surrogate(x):
+        return x.abs() <= 1.0
 
 
 class _DoReFaActivation(torch.autograd.Function):

@@ -45,7 +45,19 @@ def _conv_macs(out: torch.Tensor, cin_per_group: int, kernel) -> int:
     return out[0].numel() * cin_per_group * kernel[0] * kernel[1]
 
 
-class DynamicGroupConv2d(QuantConv2d):
+class _FromConv:
+    """``from_conv``: a dynamic copy of a groups=1 conv (quantizers and weights included)."""
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d):
+        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0],
+                  conv.padding[0], input_quantizer=getattr(conv, "input_quantizer", None),
+                  kernel_quantizer=getattr(conv, "kernel_quantizer", None))
+        new.to(conv.weight.device).load_state_dict(conv.state_dict())
+        return new
+
+
+class DynamicGroupConv2d(_FromConv, QuantConv2d):
     """A conv whose group count is chosen per forward pass by cropping one full weight."""
 
     def __init__(self, *args, **kwargs):
@@ -53,15 +65,6 @@ class DynamicGroupConv2d(QuantConv2d):
             raise ValueError("DynamicGroupConv2d holds a full (groups=1) weight")
         super().__init__(*args, **kwargs)
         self.active_groups = 1
-
-    @classmethod
-    def from_conv(cls, conv: nn.Conv2d) -> DynamicGroupConv2d:
-        """A dynamic copy of ``conv`` (which must have groups=1), quantizers included."""
-        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0],
-                  conv.padding[0], input_quantizer=getattr(conv, "input_quantizer", None),
-                  kernel_quantizer=getattr(conv, "kernel_quantizer", None))
-        new.to(conv.weight.device).load_state_dict(conv.state_dict())
-        return new
 
     def active_weight(self) -> torch.Tensor:
         return block_diagonal_crop(self.weight, self.active_groups)
@@ -76,7 +79,7 @@ class DynamicGroupConv2d(QuantConv2d):
         return _conv_macs(out, cin_g, self.kernel_size), self.out_channels * cin_g * self.kernel_size[0] * self.kernel_size[1]
 
 
-class DynamicWidthConv2d(QuantConv2d):
+class DynamicWidthConv2d(_FromConv, QuantConv2d):
     """A conv using the first ``active_out`` filters and the first ``x.shape[1]`` inputs."""
 
     def __init__(self, *args, **kwargs):
@@ -85,14 +88,6 @@ class DynamicWidthConv2d(QuantConv2d):
         super().__init__(*args, **kwargs)
         self.active_out = self.out_channels
         self._active_in = self.in_channels
-
-    @classmethod
-    def from_conv(cls, conv: nn.Conv2d) -> DynamicWidthConv2d:
-        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0],
-                  conv.padding[0], input_quantizer=getattr(conv, "input_quantizer", None),
-                  kernel_quantizer=getattr(conv, "kernel_quantizer", None))
-        new.to(conv.weight.device).load_state_dict(conv.state_dict())
-        return new
 
     def active_weight(self, in_channels: int | None = None) -> torch.Tensor:
         cin = self._active_in if in_channels is None else in_channels

@@ -218,6 +218,8 @@ def train_model(s: Settings, stage: str, variant: str, genome_kwargs: dict,
     print(f"== {stage}: {family} {variant} {genome_kwargs}")
     model, fitted = _fit_resuming(build, out_dir, train_data, val_data,
                                   model_name=f"{family}/{variant}", **s.fit_kwargs())
+    if fitted.resumed_from:
+        print(f"   resumed from {out_dir / 'last.pt'} at {fitted.resumed_from}")
     test = evaluate(model, test_data)
     report = flops.count(model, s.input_size())
     genome = genome_kwargs.get("expansion", genome_kwargs.get("groups"))
