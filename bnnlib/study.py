@@ -569,7 +569,8 @@ def prepare_data(dataset: str = "fashion_mnist", data_root: str | os.PathLike = 
 
     Fashion-MNIST: the four IDX files are copied from wherever ``bnnlib.data`` finds them (the
     Debian package, or a torchvision download) into ``data_root/fashion_mnist``. CIFAR-10:
-    torchvision's download into ``data_root``. ImageNet is read in place from the user's path.
+    torchvision's download into ``data_root/cifar10`` (the families' ``data_root`` in the paper
+    profile). ImageNet is read in place from the user's path. Returns the folder DVC tracks.
     """
     from . import data as data_mod
 
@@ -587,8 +588,8 @@ def prepare_data(dataset: str = "fashion_mnist", data_root: str | os.PathLike = 
                     break
         return target
     if dataset == "cifar10":
-        get_datasets("cifar10", root=root)
-        return root / "cifar-10-batches-py"
+        get_datasets("cifar10", root=root / "cifar10")
+        return root / "cifar10"
     dataset_info(dataset)  # validates the name
     return root
 
