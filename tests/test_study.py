@@ -94,3 +94,9 @@ def test_notebooks_have_a_tagged_parameters_cell_and_no_outputs():
                  if "=" in line and not line.startswith("#")}
         unknown = names - set(study.PARAMETER_NAMES) - {"runs_dir", "reports_dir"}
         assert not unknown, f"{path.name}: parameters the stage code does not read: {unknown}"
+
+
+def test_unknown_supernet_sampling_is_refused_before_any_work(tmp_path):
+    s = study.Settings(family="vgg_small", dataset="fashion_mnist", supernet_sampling="sandwich")
+    with pytest.raises(ValueError, match="random, largest"):
+        study.run_supernet(s, tmp_path)
