@@ -101,16 +101,14 @@ def test_second_repro_does_nothing_and_a_param_change_reruns_only_downstream(smo
     repo, env, dvc, _ = smoke_repo
     assert "up to date" in _run(dvc + ["status"], repo, env)
     params = repo / "params.yaml"
-    original = params.read_text()
-    try:
-        params.write_text(original.replace("lam_b: 1.0", "lam_b: 2.0"))
-        status = _run(dvc + ["status"], repo, env)
-        changed = {line.strip().rstrip(":") for line in status.splitlines()
-                   if line and not line.startswith(("\t", " ")) and line.strip().endswith(":")}
-        assert changed == {"search_widths@vgg_small", "search_widths@resnet18"}, status
-        dry = _run(dvc + ["repro", "--dry"], repo, env)
-        would_run = {line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage")}
-        assert would_run == {"search_widths@vgg_small", "search_widths@resnet18",
-                             "retrain_widths@vgg_small", "retrain_widths@resnet18", "tables"}, dry
-    finally:
-        params.write_text(original)
+    params.write_text(params.read_text().replace("lam_b: 1.0", "lam_b: 2.0"))
+    status = _run(dvc + ["status"], repo, env)
+    changed = {line.strip().rstrip(":") for line in status.splitlines()
+               if line and not line.startswith(("\t", " ")) and line.strip().endswith(":")}
+    assert changed == {"search_widths@vgg_small", "search_widths@resnet18"}, status
+    log = _run(dvc + ["repro"], repo, env)
+    ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
+    # the searches whose parameter changed, then what reads their results; nothing else
+    assert ran == {"search_widths@vgg_small", "search_widths@resnet18",
+                   "retrain_widths@vgg_small", "retrain_widths@resnet18", "tables"}, log
+    assert "up to date" in _run(dvc + ["status"], repo, env)
