@@ -47,10 +47,15 @@ def test_sign_ste_is_clipped_identity():
 def test_sign_of_zero_is_plus_one_and_values_are_binary():
     x = torch.randn(1000)
     x[:10] = 0.0
+    x[10:20] = -0.0  # negative zero is zero: +1 as well
+    x[20:30] = 1e-30
+    x[30:40] = -1e-30
     for fn in (binarize.sign_approx, binarize.sign_ste):
         y = fn(x)
         assert set(y.unique().tolist()) <= {-1.0, 1.0}
-        assert (y[:10] == 1).all()
+        assert (y[:30] == 1).all() and (y[30:40] == -1).all()
+        assert torch.equal(y, torch.where(x >= 0, 1.0, -1.0))
+        assert fn(x.double()).dtype == torch.float64
 
 
 def test_dorefa_activation_round_clip():
