@@ -1,7 +1,7 @@
 """Supernet cost: training-step time vs the extracted static model, and candidate evaluations/min.
 
-1. For each family, at the default CPU profile's sizes (Fashion-MNIST 1x28x28, batch 128,
-   MobileNet width 0.5, VGG-small / ResNet-18 width 0.0625), draw a few random genomes; for
+1. For each family, at the model sizes of a profile (``--sizes``, default ``cpu``: Fashion-MNIST
+   1x28x28, batch 128; see ``bench/sizes.py``), draw a few random genomes; for
    each, time a training step (forward, cross-entropy, backward, Adam) of the supernet with that
    genome set (``set_genome`` inside the step, as supernet training does) and of the static
    model ``supernet.extract(genome)``. Steps alternate between the two, and the median per-step
@@ -25,16 +25,13 @@ import time
 
 import numpy as np
 import torch
+from sizes import profile_kwargs
 from torch import nn
 
 from bnnlib import supernet
 from bnnlib.evaluators import OneShotEvaluator
 
-SIZES = {
-    "mobilenet_m1": {"width_mult": 0.5}, "mobilenet_m2": {"width_mult": 0.5},
-    "mobilenet_m3": {"width_mult": 0.5}, "vgg_small": {"width_mult": 0.0625},
-    "resnet18": {"width_mult": 0.0625},
-}
+FAMILIES = ("mobilenet_m1", "mobilenet_m2", "mobilenet_m3", "vgg_small", "resnet18")
 
 
 def step_times(sn, static, genome, x, y, steps: int) -> tuple[float, float]:
@@ -62,9 +59,10 @@ def step_times(sn, static, genome, x, y, steps: int) -> tuple[float, float]:
     return statistics.median(times["supernet"]), statistics.median(times["static"])
 
 
-def main() -> None:
+def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--families", nargs="+", default=list(SIZES))
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--sizes", default="cpu", help="profile whose model sizes to time (profiles/<name>.yaml)")
     parser.add_argument("--genomes", type=int, default=3)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch", type=int, default=128)
@@ -72,7 +70,7 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=1000)
     parser.add_argument("--evals", type=int, default=5, help="candidates timed per family")
     parser.add_argument("--json", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     from bnnlib.data import get_datasets
 
@@ -83,7 +81,7 @@ def main() -> None:
     rows = []
     for family in args.families:
         torch.manual_seed(0)
-        sn = supernet.build(family, num_classes=10, in_channels=1, **SIZES[family])
+        sn = supernet.build(family, num_classes=10, in_channels=1, **profile_kwargs(family, args.sizes))
         rng = np.random.default_rng(0)
         ratios, sn_ms, st_ms = [], [], []
         for _ in range(args.genomes):
@@ -108,10 +106,12 @@ def main() -> None:
               f"ratio {row['ratio_median']:.2f} (max {row['ratio_max']:.2f})  "
               f"one-shot evaluations {per_min:5.1f}/min", flush=True)
     meta = {"machine": f"{platform.machine()}, {torch.get_num_threads()} threads", "torch": torch.__version__,
+            "sizes": {f: profile_kwargs(f, args.sizes) for f in args.families},
             "batch": args.batch, "calib_images": args.calib, "val_images": args.val}
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": rows}, f, indent=2)
+    return rows
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import statistics
 import time
 
 import torch
+from sizes import profile_kwargs
 from torch import nn
 
 from bnnlib.models import build
@@ -31,14 +32,20 @@ FAMILIES = ("vgg_small", "resnet18", "mobilenet_m1", "mobilenet_m2", "mobilenet_
 
 
 def model_kwargs(name: str, args: argparse.Namespace) -> dict:
-    """Sizes of the default CPU profile (Fashion-MNIST, 1x28x28)."""
-    kw = {"num_classes": 10, "in_channels": 1}
-    if name == "vgg_small":
+    """Sizes of ``--sizes`` (default: the cpu profile; Fashion-MNIST, 1x28x28), with overrides.
+
+    VGG-small / ResNet-18 at ``--expansion`` (default 4: the uniform-4x model, the widest the
+    widths study trains); MobileNet modules at ``--groups`` (default 1: the densest module).
+    """
+    kw = {"num_classes": 10, "in_channels": 1, **profile_kwargs(name, args.sizes)}
+    if args.width_mult is not None:
+        kw["width_mult"] = args.width_mult
+    if args.small_input and name != "vgg_small":
+        kw["small_input"] = True
+    if name in ("vgg_small", "resnet18"):
         kw["expansion"] = args.expansion
-    elif name == "resnet18":
-        kw.update(expansion=args.expansion, small_input=args.small_input)
     else:
-        kw.update(width_mult=args.width_mult, small_input=args.small_input, groups=args.groups)
+        kw["groups"] = args.groups
     return kw
 
 
@@ -122,11 +129,10 @@ def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--batch-size", type=int, default=128)
-    # defaults = the cpu profile: its widest widths-study models (width 0.0625 x 4 = 0.25) and
-    # its MobileNet modules (width 0.5, stride-2 stem)
-    parser.add_argument("--expansion", type=float, default=0.25, help="VGG-small / ResNet-18")
-    parser.add_argument("--width-mult", type=float, default=0.5, help="MobileNet modules")
-    parser.add_argument("--small-input", action="store_true", help="stride-1 stems (ResNet, MobileNet)")
+    parser.add_argument("--sizes", default="cpu", help="profile whose model sizes to time (profiles/<name>.yaml)")
+    parser.add_argument("--expansion", type=float, default=4.0, help="VGG-small / ResNet-18 (default: 4x)")
+    parser.add_argument("--width-mult", type=float, default=None, help="override the profile's width_mult")
+    parser.add_argument("--small-input", action="store_true", help="force stride-1 stems (ResNet, MobileNet)")
     parser.add_argument("--groups", type=int, default=1, help="MobileNet 3x3 groups")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3)
