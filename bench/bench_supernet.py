@@ -30,8 +30,7 @@ from torch import nn
 
 from bnnlib import supernet
 from bnnlib.evaluators import OneShotEvaluator
-
-FAMILIES = ("mobilenet_m1", "mobilenet_m2", "mobilenet_m3", "vgg_small", "resnet18")
+from bnnlib.study import FAMILIES
 
 
 def step_times(sn, static, genome, x, y, steps: int) -> tuple[float, float]:
@@ -78,10 +77,11 @@ def main(argv=None) -> list[dict]:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(args.batch, 1, 28, 28, generator=gen)
     y = torch.randint(0, 10, (args.batch,), generator=gen)
+    sizes = {family: profile_kwargs(family, args.sizes) for family in args.families}
     rows = []
     for family in args.families:
         torch.manual_seed(0)
-        sn = supernet.build(family, num_classes=10, in_channels=1, **profile_kwargs(family, args.sizes))
+        sn = supernet.build(family, num_classes=10, in_channels=1, **sizes[family])
         rng = np.random.default_rng(0)
         ratios, sn_ms, st_ms = [], [], []
         for _ in range(args.genomes):
@@ -106,7 +106,7 @@ def main(argv=None) -> list[dict]:
               f"ratio {row['ratio_median']:.2f} (max {row['ratio_max']:.2f})  "
               f"one-shot evaluations {per_min:5.1f}/min", flush=True)
     meta = {"machine": f"{platform.machine()}, {torch.get_num_threads()} threads", "torch": torch.__version__,
-            "sizes": {f: profile_kwargs(f, args.sizes) for f in args.families},
+            "sizes": sizes,
             "batch": args.batch, "calib_images": args.calib, "val_images": args.val}
     if args.json:
         with open(args.json, "w") as f:

@@ -27,8 +27,7 @@ from sizes import profile_kwargs
 from torch import nn
 
 from bnnlib.models import build
-
-FAMILIES = ("vgg_small", "resnet18", "mobilenet_m1", "mobilenet_m2", "mobilenet_m3")
+from bnnlib.study import FAMILIES
 
 
 def model_kwargs(name: str, args: argparse.Namespace) -> dict:
