@@ -32,15 +32,20 @@ from __future__ import annotations
 import copy
 import functools
 import gzip
+import hashlib
+import json
 import os
 import struct
+import sys
+import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset, Subset, TensorDataset
+
+from .registry import DATASETS, DatasetInfo, dataset_info
 
 __all__ = [
     "DatasetInfo",
@@ -54,6 +59,7 @@ __all__ = [
     "class_balanced_indices",
     "class_balanced_subset",
     "dataset_targets",
+    "dataset_fingerprint",
     "DEBIAN_FASHION_MNIST",
 ]
 
@@ -68,56 +74,7 @@ _FMNIST_FILES = {
 }
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What a caller needs to build a model for a dataset, and the split defaults."""
-
-    name: str
-    num_classes: int
-    in_channels: int
-    image_size: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    default_val_size: int
-    default_augment: str | None
-
-
-DATASETS: dict[str, DatasetInfo] = {
-    "fashion_mnist": DatasetInfo("fashion_mnist", 10, 1, 28, (0.2860,), (0.3530,), 5000, None),
-    "cifar10": DatasetInfo(
-        "cifar10",
-        10,
-        3,
-        32,
-        (0.4914, 0.4822, 0.4465),
-        (0.2470, 0.2435, 0.2616),
-        5000,
-        "crop_flip",
-    ),
-    # ImageNet-1k: 10 held-out training images per class for search validation.
-    "imagenet": DatasetInfo(
-        "imagenet",
-        1000,
-        3,
-        224,
-        (0.485, 0.456, 0.406),
-        (0.229, 0.224, 0.225),
-        10000,
-        "crop_flip",
-    ),
-}
-
 _AUGMENTS = (None, "none", "flip", "crop_flip")
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    """Return :class:`DatasetInfo` for ``name``; ``ValueError`` listing the known names."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}"
-        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,6 +119,11 @@ class InMemoryImages(Dataset):
         self.targets = targets.to(torch.int64)
         self.augment = None if augment == "none" else augment
         self.pad = pad
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(v) for v in std)
+        # Content digest, computed on first use; with_augment views share this dict (and the
+        # tensors), so the ~0.1 s hash of 60,000 images is paid once per loaded dataset.
+        self._content_cache: dict = {}
         c = images.shape[1]
         # Fold /255 and the normalisation into one multiply-add.
         std_t = torch.tensor(std, dtype=torch.float32).view(1, c, 1, 1)
@@ -180,6 +142,34 @@ class InMemoryImages(Dataset):
             raise ValueError(f"unknown augment {augment!r}; valid: {_AUGMENTS}")
         view.augment = None if augment == "none" else augment
         return view
+
+    def fingerprint(self) -> dict:
+        """Identity of the examples this dataset yields (see :func:`dataset_fingerprint`)."""
+        content = self._content_digest()
+        return {
+            "type": "InMemoryImages",
+            "shape": list(self.images.shape),
+            "images": content["images"],
+            "targets": content["targets"],
+            "augment": self.augment,
+            "pad": int(self.pad),
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+
+    def _content_digest(self) -> dict:
+        """Digests of the image and label tensors, cached in the shared holder.
+
+        The cache is keyed by the tensors' identity and torch's in-place version counter, so
+        replacing a tensor or editing it in place through torch recomputes the digest.
+        """
+        key = [id(self.images), self.images._version, id(self.targets), self.targets._version]
+        cache = self.__dict__.setdefault("_content_cache", {})
+        if cache.get("key") != key:
+            cache.clear()
+            cache.update(images=_tensor_digest(self.images), targets=_tensor_digest(self.targets))
+            cache["key"] = key
+        return cache
 
     def __getitem__(self, index):
         if isinstance(index, (int, np.integer)):
@@ -218,32 +208,76 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Format (LeCun's MNIST page): 2 zero bytes, a type byte (0x08 = uint8), the number of
     dimensions, then one big-endian int32 per dimension, then the data.
+
+    Raises:
+        ValueError: a damaged file (truncated or invalid gzip, bad IDX header, wrong size); the
+            message names the file, since the bare gzip/zlib errors do not.
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    raw = _read_maybe_gzip(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes (header {raw[:4]!r})")
+        hint = " (gzip data: name it .gz)" if raw[:2] == b"\x1f\x8b" else ""
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes (header {raw[:4]!r}){hint}")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(
+            f"{path}: damaged IDX header: {ndim} dimensions need {4 + 4 * ndim} header bytes "
+            f"but the file holds {len(raw)}"
+        )
     shape = struct.unpack(f">{ndim}i", raw[4 : 4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
+    if min(shape, default=0) < 0 or data.size != int(np.prod(shape)):
         raise ValueError(f"{path}: header says shape {shape} but holds {data.size} bytes")
     return data.reshape(shape)
 
 
-def _find_idx_dir(directory: Path) -> dict[str, Path] | None:
-    """The four Fashion-MNIST IDX files (``.gz`` or raw) in ``directory``, or ``None``."""
+def _read_maybe_gzip(path: Path) -> bytes:
+    """Bytes of ``path``, gunzipped when it ends in ``.gz``; ``ValueError`` naming a bad gzip."""
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ValueError(
+            f"{path}: damaged gzip file ({type(exc).__name__}: {exc}); replace it with an "
+            "intact copy (e.g. reinstall dataset-fashion-mnist or download it again)"
+        ) from exc
+
+
+def _idx_files(directory: Path) -> dict[str, Path]:
+    """Those of the four Fashion-MNIST IDX files (``.gz`` or raw) present in ``directory``."""
     found = {}
     for key, stem in _FMNIST_FILES.items():
         for name in (stem + ".gz", stem):
             if (directory / name).is_file():
                 found[key] = directory / name
                 break
-        else:
-            return None
     return found
+
+
+def _find_idx_dir(directory: Path) -> dict[str, Path] | None:
+    """The four Fashion-MNIST IDX files (``.gz`` or raw) in ``directory``, or ``None``."""
+    found = _idx_files(directory)
+    return found if len(found) == len(_FMNIST_FILES) else None
+
+
+def _complete_idx_dir(directory: Path) -> dict[str, Path] | None:
+    """Like :func:`_find_idx_dir`, but a folder with only some of the files is an error.
+
+    A half-copied folder must not be skipped silently: the data would then come from the next
+    place (e.g. the Debian package) without the user noticing.
+    """
+    found = _idx_files(directory)
+    if not found or len(found) == len(_FMNIST_FILES):
+        return found or None
+    missing = [stem for key, stem in _FMNIST_FILES.items() if key not in found]
+    raise FileNotFoundError(
+        f"Fashion-MNIST folder {directory} is incomplete: found "
+        f"{', '.join(p.name for p in found.values())} but missing "
+        f"{', '.join(missing)} (.gz or uncompressed). Add the missing files, or remove the "
+        "partial ones to use the next location (the Debian package or a download)."
+    )
 
 
 def _fashion_mnist_dirs(root: Path) -> list[Path]:
@@ -266,17 +300,37 @@ def _load_idx_set(files: tuple[tuple[str, str, int], ...]) -> tuple[torch.Tensor
     f = {key: path for key, path, _ in files}
     arrays = []
     for split in ("train", "test"):
-        images = read_idx(f[f"{split}_images"])
-        labels = read_idx(f[f"{split}_labels"])
+        images_path, labels_path = f[f"{split}_images"], f[f"{split}_labels"]
+        images, labels = read_idx(images_path), read_idx(labels_path)
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise ValueError(
-                f"Fashion-MNIST {split} files disagree: images {images.shape}, labels {labels.shape}"
+                f"Fashion-MNIST {split} files disagree: images {images.shape} in {images_path}, "
+                f"labels {labels.shape} in {labels_path}; expected [N, H, W] and [N]"
             )
+        num_classes = DATASETS["fashion_mnist"].num_classes
+        _check_labels(labels, num_classes, f"Fashion-MNIST labels file {labels_path}")
         arrays += [
             torch.from_numpy(images.copy()).unsqueeze(1),
             torch.from_numpy(labels.astype(np.int64)),
         ]
     return tuple(arrays)
+
+
+def _check_labels(labels: np.ndarray, num_classes: int, source: str) -> None:
+    """``ValueError`` naming ``source`` if a label is outside ``0..num_classes-1``.
+
+    Checked at load time: an out-of-range label would otherwise surface much later as an
+    obscure index error in the loss (or a CUDA device assert).
+    """
+    labels = np.asarray(labels)
+    outside = (labels < 0) | (labels >= num_classes)
+    if outside.any():
+        bad = np.unique(labels[outside])
+        shown = ", ".join(str(int(v)) for v in bad[:10]) + (", ..." if bad.size > 10 else "")
+        raise ValueError(
+            f"{source}: {int(outside.sum())} labels outside the valid range "
+            f"0..{num_classes - 1} ({num_classes} classes); bad values: {shown}"
+        )
 
 
 def _cache_key(files: dict[str, Path]) -> tuple[tuple[str, str, int], ...]:
@@ -295,12 +349,14 @@ def load_fashion_mnist(
 
     Raises:
         FileNotFoundError: none of the three places worked; the message names them and the
-            ``apt-get install dataset-fashion-mnist`` remedy.
+            ``apt-get install dataset-fashion-mnist`` remedy. Also a folder holding some but
+            not all of the four files (names the folder, the files found and those missing).
+        ValueError: a damaged file or a label outside ``0..9`` (names the file).
     """
     root = Path(root)
     candidates = _fashion_mnist_dirs(root) + [Path(DEBIAN_FASHION_MNIST)]
     for directory in candidates:
-        files = _find_idx_dir(directory)
+        files = _complete_idx_dir(directory)
         if files is not None:
             return _load_idx_set(_cache_key(files))
     download_error = "download disabled (download=False)"
@@ -376,6 +432,7 @@ def class_balanced_indices(targets: torch.Tensor, per_class: int, seed: int) -> 
     Seed 001 (section 3.2) searches ImageNet on "a subset of 50,000 images ... 1000 classes
     with 50 images for each class"; this is that sampler for any labelled dataset.
     """
+    _check_per_class(per_class)
     targets = torch.as_tensor(targets, dtype=torch.int64)
     g = torch.Generator().manual_seed(seed)
     chosen = []
@@ -396,20 +453,50 @@ def class_balanced_subset(ds: Dataset, per_class: int, seed: int = 0) -> Subset:
     return Subset(ds, class_balanced_indices(dataset_targets(ds), per_class, seed).tolist())
 
 
+def _is_int(value) -> bool:
+    """A true integer (Python or numpy), not a bool (``True`` would silently mean 1)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_per_class(per_class) -> None:
+    """``ValueError`` unless ``per_class`` is a positive int (0 or -3 would slice silently)."""
+    if not _is_int(per_class) or per_class < 1:
+        raise ValueError(
+            f"per_class={per_class!r} is not valid: use a positive int (images per class, "
+            "e.g. 50), or None for the whole training split"
+        )
+
+
+_SUBSET_FORMS = (
+    "valid forms: an int (caps train), a dict with keys train/val/test, or a "
+    "(train, val, test) tuple, each size a positive int or None; subset=None keeps all images"
+)
+
+
 def _normalise_subset(subset) -> tuple[int | None, int | None, int | None]:
+    """``subset`` as ``(train, val, test)`` caps; ``ValueError`` naming the valid forms."""
     if subset is None:
         return (None, None, None)
-    if isinstance(subset, (int, np.integer)):
-        return (int(subset), None, None)
-    if isinstance(subset, dict):
+    if isinstance(subset, np.ndarray):
+        subset = subset.tolist()
+    if _is_int(subset):
+        sizes = (subset, None, None)
+    elif isinstance(subset, dict):
         unknown = set(subset) - {"train", "val", "test"}
         if unknown:
             raise ValueError(f"subset keys must be among train/val/test, got {sorted(unknown)}")
-        return (subset.get("train"), subset.get("val"), subset.get("test"))
-    subset = tuple(subset)
-    if len(subset) != 3:
-        raise ValueError(f"subset must be an int, a dict or (train, val, test), got {subset!r}")
-    return subset  # type: ignore[return-value]
+        sizes = (subset.get("train"), subset.get("val"), subset.get("test"))
+    elif isinstance(subset, (tuple, list)) and len(subset) == 3:
+        sizes = tuple(subset)
+    else:
+        raise ValueError(f"subset={subset!r} is not valid; {_SUBSET_FORMS}")
+    for split, n in zip(("train", "val", "test"), sizes, strict=True):
+        if n is not None and (not _is_int(n) or n < 1):
+            raise ValueError(
+                f"subset={subset!r} is not valid: {split} size {n!r} is not a positive int; "
+                f"{_SUBSET_FORMS}"
+            )
+    return tuple(None if n is None else int(n) for n in sizes)  # type: ignore[return-value]
 
 
 def _take(ds: Dataset, indices: torch.Tensor, n: int | None, split: str, seed: int) -> Subset:
@@ -426,17 +513,108 @@ def _take(ds: Dataset, indices: torch.Tensor, n: int | None, split: str, seed: i
     return Subset(ds, indices.tolist())
 
 
+def _check_val_size(val_size) -> None:
+    """``ValueError`` unless ``val_size`` is None, an int count or a float fraction in [0, 1).
+
+    A float is always a fraction: ``1.0`` used to mean one image, which nobody means.
+    """
+    if val_size is None or _is_int(val_size):
+        return
+    is_float = isinstance(val_size, (float, np.floating))
+    if is_float and 0 <= val_size < 1:  # NaN fails this test too
+        return
+    kind = "a float, so a fraction," if is_float else type(val_size).__name__
+    raise ValueError(
+        f"val_size={val_size!r} is not valid ({kind}): use a fraction of the training set as "
+        "a float in [0, 1) (e.g. 0.1), or a count of images as an int (e.g. 5000); None = the "
+        "dataset default"
+    )
+
+
 def _resolve_val_size(val_size: int | float | None, n_train: int, info: DatasetInfo) -> int:
+    _check_val_size(val_size)
     if val_size is None:
         return info.default_val_size
-    if isinstance(val_size, float) and 0 <= val_size < 1:
-        return int(round(val_size * n_train))
-    if int(val_size) != val_size or not 0 <= val_size < n_train:
+    if isinstance(val_size, (float, np.floating)):
+        return int(round(float(val_size) * n_train))
+    if not 0 <= val_size < n_train:
         raise ValueError(
             f"val_size={val_size!r} is not valid for {info.name} ({n_train} training images): "
             f"use an int in 0..{n_train - 1} or a fraction in [0, 1)"
         )
     return int(val_size)
+
+
+# --------------------------------------------------------------------------------------------
+# Data identity (for checkpoints)
+
+
+def _sha16(*chunks) -> str:
+    """First 16 hex digits of the SHA-256 of ``chunks`` (bytes or buffer objects)."""
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _tensor_digest(t: torch.Tensor) -> str:
+    """Digest of a tensor's dtype, shape and raw bytes (no copy when contiguous on CPU)."""
+    t = t.detach().cpu().contiguous()
+    raw = t.reshape(-1).view(torch.uint8).numpy()
+    return _sha16(f"{t.dtype}{tuple(t.shape)}".encode(), raw)
+
+
+def _image_folder_fingerprint(ds) -> dict:
+    """Fingerprint of a torchvision ``ImageFolder``/``DatasetFolder`` (see the caller)."""
+    files = sorted((os.path.relpath(path, ds.root), int(cls)) for path, cls in ds.samples)
+    return {
+        "type": type(ds).__name__,
+        "root": str(ds.root),
+        "length": len(ds.samples),
+        "samples": _sha16(json.dumps(files).encode()),
+        "transform": repr(ds.transform),
+        "target_transform": repr(ds.target_transform),
+    }
+
+
+def dataset_fingerprint(ds: Dataset) -> dict:
+    """A JSON-able identity of the exact examples ``ds`` yields, for checkpoints.
+
+    A checkpoint records it and refuses to resume when it differs: data of the same size but
+    another split, subset seed, augmentation or content must not be mistaken for the original.
+    Digests are the first 16 hex digits of SHA-256.
+
+    - ``Subset``: its length, a digest of its indices and the wrapped dataset's fingerprint.
+    - :class:`InMemoryImages`: digests of the image and label tensors (computed once per
+      loaded dataset and shared by :meth:`~InMemoryImages.with_augment` views), the shape,
+      ``augment``, ``pad``, mean and std.
+    - ``TensorDataset``: digests (with dtype and shape) of its tensors.
+    - torchvision ``ImageFolder``: the root, the number of samples, a digest of the sorted
+      (relative path, class index) list and ``repr`` of the transforms. File *contents* are
+      not hashed (reading ImageNet would take minutes): an image edited in place goes unseen.
+    - anything else: a *weak* identity, class name and length only, with ``"content": None``.
+    """
+    if isinstance(ds, Subset):
+        indices = np.asarray(ds.indices, dtype=np.int64)
+        return {
+            "type": "Subset",
+            "length": len(indices),
+            "indices": _sha16(indices.tobytes()),
+            "dataset": dataset_fingerprint(ds.dataset),
+        }
+    if isinstance(ds, InMemoryImages):
+        return ds.fingerprint()
+    if isinstance(ds, TensorDataset):
+        tensors = [_tensor_digest(t) for t in ds.tensors]
+        return {"type": "TensorDataset", "length": len(ds), "tensors": tensors}
+    folder = sys.modules.get("torchvision.datasets.folder")  # no ImageFolder without it
+    if folder is not None and isinstance(ds, folder.DatasetFolder):
+        return _image_folder_fingerprint(ds)
+    try:
+        length = len(ds)  # type: ignore[arg-type]
+    except TypeError:
+        length = None
+    return {"type": type(ds).__name__, "length": length, "content": None}
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,9 +639,10 @@ def get_datasets(
             or ``"imagenet"`` (see :data:`DATASETS`).
         root: data folder. Fashion-MNIST/CIFAR-10: where files are looked for (and downloaded
             to). ImageNet: the folder holding ``train/`` and ``val/`` in ImageFolder layout.
-        val_size: images of the *training* set held out as search-validation (int, or a
-            fraction); ``None`` uses the dataset default (5000; ImageNet 10000). ``0`` gives
-            an empty ``val`` (e.g. final training on the full training set).
+        val_size: images of the *training* set held out as search-validation: an int count,
+            or a float fraction in ``[0, 1)`` (a float is never a count); ``None`` uses the
+            dataset default (5000; ImageNet 10000). ``0`` gives an empty ``val`` (e.g. final
+            training on the full training set).
         subset: cap split sizes for fast profiles: an int (train only), a dict with keys
             ``train``/``val``/``test``, or a ``(train, val, test)`` tuple (``None`` = all).
             Subsets are class-stratified and seeded.
@@ -477,11 +656,17 @@ def get_datasets(
         image_size: ImageNet crop size (default 224; resize is ``image_size * 8 / 7``).
 
     Raises:
-        ValueError: unknown ``name`` (lists known names), impossible ``val_size``/``subset``/
-            ``per_class``, or an ImageNet ``root`` without class folders.
+        ValueError: unknown ``name`` (lists known names), invalid or impossible ``val_size``/
+            ``subset``/``per_class`` (checked before any data is loaded), an ImageNet ``root``
+            without class folders, a damaged data file or a label outside the class range.
         FileNotFoundError: the data cannot be found or downloaded.
     """
     info = dataset_info(name)
+    # Check the arguments before loading (or downloading) anything.
+    _check_val_size(val_size)
+    subset_sizes = _normalise_subset(subset)
+    if per_class is not None:
+        _check_per_class(per_class)
     if augment is True:
         augment = info.default_augment
     elif augment is False:
@@ -508,7 +693,7 @@ def get_datasets(
     if per_class is not None:
         keep = class_balanced_indices(targets[train_idx], per_class, seed + 2)
         train_idx = train_idx[keep]
-    n_train, n_val_sub, n_test = _normalise_subset(subset)
+    n_train, n_val_sub, n_test = subset_sizes
     train = _take(train_full, train_idx, n_train, "train", seed)
     val = _take(train_plain, val_idx, n_val_sub, "val", seed)
     test = _take(test, torch.arange(len(dataset_targets(test))), n_test, "test", seed)
@@ -527,11 +712,14 @@ def _load_cifar10(root: Path, download: bool):
             f"and {'the download failed' if download else 'download=False'}: {exc}"
         ) from exc
 
-    def to_tensors(ds):
+    def to_tensors(ds, split):
         x = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2).contiguous()
-        return x, torch.as_tensor(ds.targets, dtype=torch.int64)
+        y = torch.as_tensor(ds.targets, dtype=torch.int64)
+        num_classes = DATASETS["cifar10"].num_classes
+        _check_labels(y.numpy(), num_classes, f"CIFAR-10 {split} set in {root}")
+        return x, y
 
-    return (*to_tensors(tr), *to_tensors(te))
+    return (*to_tensors(tr, "training"), *to_tensors(te, "test"))
 
 
 def _imagenet(root: Path, augment: str | None, size: int):

@@ -22,11 +22,14 @@ that a sliced or cropped layer counts only what it computes. Layers that are bin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
 import torch
 from torch import nn
+
+from .models.common import is_int
 
 BINARY_MAC_COST = 1 / 64
 
@@ -92,18 +95,29 @@ def _countable(module: nn.Module) -> bool:
     return isinstance(module, (nn.Conv2d, nn.Linear)) or hasattr(module, "active_macs")
 
 
+def input_shape(input_size) -> tuple[int, int, int]:
+    """``input_size`` as a (C, H, W) tuple of ints: an int H means a 3xHxH image.
+
+    Anything else (a str such as ``"28"``, which would iterate as (2, 8), floats, bools,
+    non-positive sizes, another length) raises ValueError naming the value.
+    """
+    sizes = (3, input_size, input_size) if is_int(input_size) else input_size
+    listlike = isinstance(sizes, Iterable) and not isinstance(sizes, (str, bytes))
+    sizes = tuple(sizes) if listlike else ()
+    if len(sizes) != 3 or not all(is_int(s) and s >= 1 for s in sizes):
+        raise ValueError(f"input_size must be an int H (for a 3xHxH image) or a (C, H, W) "
+                         f"tuple of positive ints, got {input_size!r}")
+    return tuple(int(s) for s in sizes)
+
+
 def count(model: nn.Module, input_size) -> FlopReport:
     """Count OPs and memory of ``model`` on one input of ``input_size``.
 
     Args:
         model: any ``nn.Module``; run once in eval mode (its train/eval mode is restored).
-        input_size: ``(C, H, W)``, or an int H for a 3xHxH image.
+        input_size: ``(C, H, W)`` of positive ints, or an int H for a 3xHxH image.
     """
-    if isinstance(input_size, int):
-        input_size = (3, input_size, input_size)
-    input_size = tuple(int(s) for s in input_size)
-    if len(input_size) != 3 or min(input_size) < 1:
-        raise ValueError(f"input_size must be (C, H, W) with positive sizes, got {input_size}")
+    input_size = input_shape(input_size)
     rows: list[dict] = []
     seen: set[int] = set()
 

@@ -54,8 +54,15 @@ Choices made where the papers are silent or loose (each is also stated where it 
 - *Resume*: with ``state_path`` the state (history, the queued batch, RNG state, iteration) is
   written as JSON atomically (temporary file + ``os.replace``) after each batch is drawn and
   after each evaluation. Re-running with the same arguments evaluates only what is missing and
-  ends with exactly the result of an uninterrupted run (given a deterministic fitness). A state
-  written with other arguments is refused; ``iterations`` may be raised to extend a run.
+  ends with exactly the result of an uninterrupted run (given a deterministic fitness). The
+  search arguments cannot tell whether the *fitness* changed (other supernet weights, another
+  budget, another evaluator), so the caller may pass ``context``, a JSON-able dict of
+  everything else the fitness depends on; it is stored in the state and compared on resume
+  (after JSON normalisation). A state written with other arguments or another context (its
+  format ``version`` included) is refused with `StateMismatchError`, which lists each
+  differing (dotted) key as ``key now != saved in state``; ``iterations`` may be raised to
+  extend a run. A state file that is cut short or not a search state raises
+  ``bnnlib.utils.CorruptFileError``. Either way, deleting the file starts the search over.
 - *Fitness convention*: ``fitness(genome)`` returns either a number or a ``(number, dict)``
   pair whose dict holds extra metrics (e.g. ``{"acc": ..., "ops": ...}``); the extras are
   stored in the history and the log. Higher is better. A NaN fitness is an error.
@@ -69,6 +76,7 @@ is a faithful setting (see `shen_fitness`).
 from __future__ import annotations
 
 import datetime
+import decimal
 import json
 import math
 import numbers
@@ -80,11 +88,13 @@ from typing import Any
 
 import numpy as np
 
-from .utils import atomic_write_bytes
+from .fingerprint import canonical, describe
+from .utils import CorruptFileError, atomic_write_bytes
 
 __all__ = [
     "Evaluation",
     "SearchResult",
+    "StateMismatchError",
     "OpsBudget",
     "evolutionary_search",
     "random_search",
@@ -98,6 +108,18 @@ __all__ = [
 
 Genome = tuple
 STATE_VERSION = 1
+
+
+class StateMismatchError(ValueError):
+    """A state file was written by a search with other arguments, context or format version.
+
+    Resuming it would mix two different searches; delete the file to start over. ``detail``
+    lists what differs (``population 4 != 16 in state``), for a caller that starts over.
+    """
+
+    def __init__(self, message: str, detail: str | None = None):
+        super().__init__(message)
+        self.detail = detail or message
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,22 +482,119 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=default))
 
 
+def _type_name(value: Any) -> str:
+    """``float``, ``numpy.bool``, ``torch.Tensor``: the type as an error message shows it."""
+    kind = type(value)
+    module = kind.__module__.split(".")[0]
+    return kind.__name__ if module == "builtins" else f"{module}.{kind.__name__}"
+
+
+def _fitness_type_error(genome: Genome, out: Any) -> TypeError:
+    return TypeError(f"fitness({genome}) returned {out!r} ({_type_name(out)}); expected a "
+                     "real number or a (number, dict) pair (numpy and torch scalars count)")
+
+
+def _real(value: Any, genome: Genome) -> float:
+    """``value`` as a float if it is a real number; strings, bools and None are refused.
+
+    ``float()`` alone would accept ``"0.5"`` and ``True``, which hide a broken fitness.
+    """
+    number = value
+    if hasattr(number, "item") and not isinstance(number, numbers.Number):
+        try:
+            number = number.item()  # numpy / torch scalars and one-element arrays
+        except (TypeError, ValueError):
+            pass
+    elif isinstance(number, np.generic):
+        number = number.item()
+    if isinstance(number, bool) or not isinstance(number, numbers.Real | decimal.Decimal):
+        raise _fitness_type_error(genome, value)
+    return float(number)
+
+
 def _split_fitness(out: Any, genome: Genome) -> tuple[float, dict]:
     extras: Any = {}
     if isinstance(out, tuple | list):
         if len(out) != 2 or not isinstance(out[1], dict):
-            raise TypeError(f"fitness({genome}) must return a number or a (number, dict) "
-                            f"pair, got {out!r}")
+            raise _fitness_type_error(genome, out)
         out, extras = out
-    try:
-        value = float(out)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"fitness({genome}) must return a number or a (number, dict) pair, "
-                        f"got {out!r}") from err
+    value = _real(out, genome)
     if math.isnan(value):
         raise ValueError(f"fitness({genome}) returned NaN; return a number (e.g. 0 or -inf "
                          "for a failed candidate)")
     return value, _jsonable(extras)
+
+
+def _as_bool(answer: Any, genome: Genome) -> bool:
+    """A constraint's answer, which must be a boolean: a truthy ``"no"`` must not pass."""
+    if isinstance(answer, bool | np.bool_):
+        return bool(answer)
+    if str(getattr(answer, "dtype", "")) in ("bool", "torch.bool") and \
+            getattr(answer, "ndim", None) == 0:
+        return bool(answer.item())  # 0-d numpy / torch booleans, e.g. ``ops <= limit``
+    raise TypeError(f"constraint({genome}) returned {answer!r} ({_type_name(answer)}); "
+                    "expected True or False")
+
+
+def _check_context(context: Any) -> dict | None:
+    """``context`` normalised to plain JSON (what a state file stores), or ``None``."""
+    if context is None:
+        return None
+    if not isinstance(context, dict):
+        raise ValueError(f"context must be None or a JSON-able dict, got "
+                         f"{_type_name(context)}: {context!r}")
+    try:
+        plain = canonical(context)
+        json.dumps(plain, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"context must be a JSON-able dict (finite numbers, strings, lists, "
+                         f"dicts): {err}") from err
+    return plain
+
+
+def _context_diff(saved: Any, now: Any) -> str:
+    """``"key now != saved in state"`` for each differing leaf of two contexts ("" if equal)."""
+    if isinstance(saved, dict) and isinstance(now, dict) and saved and now:
+        return describe(saved, now, "state", limit=50)
+    if saved == now or (not saved and not now):
+        return ""
+    return describe({"context": json.dumps(saved)}, {"context": json.dumps(now)}, "state")
+
+
+_STATE_TYPES = {"version": int, "config": dict, "iteration": int, "rng": dict, "pending": list,
+                "notes": list, "exhausted": bool, "history": list}
+
+
+def _load_state(path: str) -> dict:
+    """The parsed state file, checked for version, keys and their types.
+
+    Raises `StateMismatchError` for another format version and ``CorruptFileError`` for a
+    file that is cut short or not a search state, both naming the file.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            state = json.load(fh)
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise CorruptFileError(f"{path} is not valid JSON (cut short or altered?): {err}. "
+                               "Delete it to start the search over.") from err
+    if not isinstance(state, dict) or "version" not in state:
+        what = type(state).__name__ if not isinstance(state, dict) else "object without version"
+        raise CorruptFileError(f"{path} is not a search state (a JSON {what}). Delete it to "
+                               "start the search over.")
+    if state["version"] != STATE_VERSION:
+        raise StateMismatchError(f"{path}: state version {state['version']!r}, expected "
+                                 f"{STATE_VERSION}; delete it to start the search over")
+    problems = [f"{key} missing" if key not in state else
+                f"{key} is {type(state[key]).__name__}, not {kind.__name__}"
+                for key, kind in _STATE_TYPES.items()
+                if key not in state or not isinstance(state[key], kind)
+                or (kind is int and isinstance(state[key], bool))]
+    if not problems and state["iteration"] < 0:
+        problems.append(f"iteration {state['iteration']} < 0")
+    if problems:
+        raise CorruptFileError(f"{path} is not a valid search state ({'; '.join(problems)}). "
+                               "Delete it to start the search over.")
+    return state
 
 
 class _Search:
@@ -483,7 +602,7 @@ class _Search:
 
     def __init__(self, kind, choices, fitness, constraint, population, topk, crossovers,
                  mutations, iterations, mutation_prob, seed, max_tries, mutate_from,
-                 log_path, state_path, progress):
+                 log_path, state_path, progress, context=None):
         if not callable(fitness):
             raise ValueError(f"fitness must be a callable of a genome, got {fitness!r}")
         if constraint is not None and not callable(constraint):
@@ -507,6 +626,7 @@ class _Search:
         self.log_path = None if log_path is None else os.fspath(log_path)
         self.state_path = None if state_path is None else os.fspath(state_path)
         self.progress = progress
+        self.context = _check_context(context)
 
         self.rng = np.random.default_rng(seed)
         self.iteration = 0
@@ -548,7 +668,7 @@ class _Search:
         genome = self.values(idx)
         if hasattr(self.constraint, "cost"):
             costs.append(float(self.constraint.cost(genome)))
-        ok = bool(self.constraint(genome))
+        ok = _as_bool(self.constraint(genome), genome)
         if not ok:
             self._infeasible.add(idx)
         return ok
@@ -679,6 +799,7 @@ class _Search:
         meta = json.dumps({
             "version": STATE_VERSION,
             "config": self.config(),
+            "context": self.context,
             "iteration": self.iteration,
             "rng": self.rng.bit_generator.state,
             "pending": [[list(idx), source] for idx, source in self.pending],
@@ -698,21 +819,41 @@ class _Search:
         """Load ``state_path`` if it exists; True when a run was restored."""
         if self.state_path is None or not os.path.exists(self.state_path):
             return False
-        with open(self.state_path, encoding="utf-8") as fh:
-            state = json.load(fh)
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"{self.state_path}: state version {state.get('version')!r}, "
-                             f"expected {STATE_VERSION}")
+        state = _load_state(self.state_path)
+        self._check_match(state)
+        try:
+            self._restore(state)
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise CorruptFileError(f"{self.state_path} is not a valid search state (bad "
+                                   f"{type(err).__name__}: {err}). Delete it to start the "
+                                   "search over.") from err
+        self._trim_log()
+        return True
+
+    def _check_match(self, state: dict) -> None:
+        """Refuse a state written with other arguments or context, or beyond ``iterations``."""
         saved, now = state["config"], _jsonable(self.config())
-        diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
-        if diff:
-            raise ValueError(f"{self.state_path} was written by a search with other arguments "
-                             f"({', '.join(diff)} differ); delete it or pass the same "
-                             "arguments")
+        keys = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        problems, details = [], []
+        if keys:
+            diff = describe(saved, now, "state", limit=50)
+            problems.append(f"other arguments ({', '.join(keys)} differ: {diff})")
+            details.append(diff)
+        context = _context_diff(state.get("context"), self.context)
+        if context:
+            problems.append(f"another context ({context})")
+            details.append(context)
+        if problems:
+            raise StateMismatchError(f"{self.state_path} was written by a search with "
+                                     f"{' and '.join(problems)}; delete it to start over, or "
+                                     "pass the same arguments and context", "; ".join(details))
         if state["iteration"] > self.iterations - 1:
-            raise ValueError(f"{self.state_path} is at iteration {state['iteration']}, beyond "
-                             f"iterations={self.iterations}; pass iterations >= "
-                             f"{state['iteration'] + 1}")
+            raise StateMismatchError(f"{self.state_path} is at iteration {state['iteration']}, "
+                                     f"beyond iterations={self.iterations}; pass iterations >= "
+                                     f"{state['iteration'] + 1}")
+
+    def _restore(self, state: dict) -> None:
+        """Take over a checked state's iteration, RNG, queued batch, history and notes."""
         self.iteration = state["iteration"]
         self.rng.bit_generator.state = state["rng"]
         self.pending = [(tuple(idx), source) for idx, source in state["pending"]]
@@ -721,8 +862,6 @@ class _Search:
         self.seen = {self.indices(ev.genome) for ev in self.history}
         self.notes = list(state["notes"])
         self.exhausted = bool(state["exhausted"])
-        self._trim_log()
-        return True
 
     def _trim_log(self) -> None:
         """Keep one log line per evaluation in the restored history (first occurrence)."""
@@ -752,6 +891,8 @@ class _Search:
     def run(self) -> SearchResult:
         from tqdm.auto import tqdm
 
+        if self.log_path is not None:  # as atomic_write_bytes does for the state
+            os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
         if not self.resume():
             if self.log_path is not None:  # a fresh run starts a fresh log
                 open(self.log_path, "w", encoding="utf-8").close()
@@ -802,7 +943,8 @@ def evolutionary_search(choices: Sequence[Sequence[int | float]],
                         mutate_from: str = "topk",
                         log_path: str | os.PathLike | None = None,
                         state_path: str | os.PathLike | None = None,
-                        progress: bool = True) -> SearchResult:
+                        progress: bool = True,
+                        context: dict | None = None) -> SearchResult:
     """Evolutionary search of seed 000's Algorithm 1 (elitist top-K, uniform crossover,
     always-changing mutation, constraint before evaluation, global de-duplication).
 
@@ -816,8 +958,11 @@ def evolutionary_search(choices: Sequence[Sequence[int | float]],
         choices: one list of candidate values per gene (ints for group counts, floats for
             expansion ratios); candidates of a gene must be distinct.
         fitness: ``fitness(genome) -> float`` or ``-> (float, dict)`` with extra metrics;
-            higher is better. ``genome`` is a tuple of chosen values.
-        constraint: ``constraint(genome) -> bool``, checked before evaluation (e.g.
+            higher is better. ``genome`` is a tuple of chosen values. The number must be a
+            real number (int, float, numpy or torch scalar); a string, bool or None is a
+            ``TypeError`` rather than silently converted.
+        constraint: ``constraint(genome) -> bool`` (a Python or numpy bool; anything else,
+            e.g. a truthy string, is a ``TypeError``), checked before evaluation (e.g.
             `budget_constraint`); ``None`` accepts everything.
         population: size of the initial population (iteration 0).
         topk: elite size, taken over every genome evaluated so far.
@@ -830,9 +975,16 @@ def evolutionary_search(choices: Sequence[Sequence[int | float]],
         mutate_from: ``"topk"`` (SPOS) or ``"crossover"`` (Algorithm 1's ``Mutation(C, M)``).
         log_path: JSON-lines file, one line per evaluation (genome, fitness, iteration,
             source, extras, seconds, time); truncated at a fresh start, kept on resume.
+            Missing parent folders are created.
         state_path: JSON state file written after each batch and each evaluation; an existing
-            one written with the same arguments is resumed.
+            one written with the same arguments and context is resumed.
         progress: show a tqdm progress bar.
+        context: JSON-able dict of everything else the fitness depends on, built by the
+            caller (e.g. ``{"supernet": <weights digest>, "fitness": {"max_ops": ...},
+            "evaluator": {...}}``). It is stored in the state file and compared on resume
+            after JSON normalisation (`bnnlib.fingerprint.canonical`), so a state written for
+            another supernet or budget is not resumed by mistake. ``None`` (the default)
+            matches a state written without context.
 
     Returns:
         `SearchResult` with ``best``, ``best_fitness``, ``history`` (``to_frame()`` for pandas),
@@ -841,6 +993,12 @@ def evolutionary_search(choices: Sequence[Sequence[int | float]],
     Raises:
         ValueError: bad arguments, or a constraint the initial population cannot meet within
             ``max_tries`` proposals (the message gives the tries and the lowest cost seen).
+        TypeError: the fitness or the constraint returned a value of the wrong type (the
+            message names the genome and the value).
+        StateMismatchError: ``state_path`` holds a state of a search with other arguments or
+            context (each differing key given as ``key now != saved in state``), of another
+            state format ``version``, or beyond ``iterations``.
+        bnnlib.utils.CorruptFileError: ``state_path`` is cut short or not a search state.
     """
     population = _check_int("population", population, 1)
     topk = _check_int("topk", topk, 1)
@@ -867,7 +1025,7 @@ def evolutionary_search(choices: Sequence[Sequence[int | float]],
         max_tries = _check_int("max_tries", max_tries, 1)
     search = _Search("evolutionary", choices, fitness, constraint, population, topk,
                      crossovers, mutations, iterations, float(mutation_prob), seed, max_tries,
-                     mutate_from, log_path, state_path, progress)
+                     mutate_from, log_path, state_path, progress, context)
     if mutations > 0 and iterations > 1 and not np.any(search.sizes > 1):
         raise ValueError("mutations need a gene with at least two candidates")
     return search.run()
@@ -882,15 +1040,26 @@ def random_search(choices: Sequence[Sequence[int | float]],
                   topk: int = 10,
                   log_path: str | os.PathLike | None = None,
                   state_path: str | os.PathLike | None = None,
-                  progress: bool = True) -> SearchResult:
+                  progress: bool = True,
+                  context: dict | None = None) -> SearchResult:
     """Random-search baseline: ``evaluations`` distinct, feasible, uniformly random genomes.
 
     Give it the evolutionary run's budget (``evaluations=result.evaluations``; 1000 for seed
     000's settings) for a same-cost comparison (seed 000 section 4.2 compares its search with
     random groups). The genomes are drawn in one batch by bounded rejection sampling (the same
     sampler as the evolutionary initial population, so the same ``ValueError`` when the budget
-    cannot be met), then evaluated; ``log_path``, ``state_path`` and ``progress`` behave as in
-    `evolutionary_search`. ``topk`` only sets the length of ``SearchResult.topk``.
+    cannot be met), then evaluated. ``topk`` only sets the length of ``SearchResult.topk``.
+
+    Args:
+        choices, fitness, constraint, seed, max_tries, log_path, state_path, progress: as in
+            `evolutionary_search` (same checks on what the fitness and constraint return).
+        evaluations: number of distinct genomes to evaluate.
+        topk: length of ``SearchResult.topk``.
+        context: JSON-able dict of everything else the fitness depends on, stored in the
+            state and compared on resume, as in `evolutionary_search`.
+
+    Raises:
+        The same errors as `evolutionary_search`.
     """
     evaluations = _check_int("evaluations", evaluations, 1)
     topk = min(_check_int("topk", topk, 1), evaluations)
@@ -898,5 +1067,5 @@ def random_search(choices: Sequence[Sequence[int | float]],
     if max_tries is not None:
         max_tries = _check_int("max_tries", max_tries, 1)
     search = _Search("random", choices, fitness, constraint, evaluations, topk, 0, 0, 1, 0.0,
-                     seed, max_tries, "topk", log_path, state_path, progress)
+                     seed, max_tries, "topk", log_path, state_path, progress, context)
     return search.run()

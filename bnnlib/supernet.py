@@ -18,7 +18,10 @@ Interface:
     ``set_genome(genome)`` the active candidate for the next forward passes;
     ``extract(genome)`` a standalone static model (weights copied) equal to the supernet under
         that genome in eval mode, whose FLOPs equal ``models.build(name, **model_kwargs_of(genome))``;
-    ``model_kwargs(genome)`` the keywords of ``models.build`` for that candidate.
+    ``model_kwargs(genome)`` the keywords of ``models.build`` for that candidate;
+    ``build_kwargs`` the full construction keywords of ``build`` (JSON values, defaults filled),
+        which fingerprint the supernet: ``{"supernet": name, "max_groups", "width_choices",
+        "model": models.construction_kwargs of the base model minus the genome keys}``.
 
 Which layer a gene controls is found by probing the static builder once (build with one gene
 changed, see which convs change), so the supernet needs no per-family wiring and always agrees
@@ -41,9 +44,10 @@ from .dynamic import (
     DynamicWidthConv2d,
     block_diagonal_crop,
 )
-from .models.common import divisors
+from .models.common import divisors, is_int, is_positive_number, is_scalar
 
 WIDTH_CHOICES = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)
+GENOME_KEYS = ("groups", "real_groups", "expansion")
 
 
 def _meta_model(name: str, **kwargs) -> nn.Module:
@@ -64,9 +68,12 @@ class Supernet(nn.Module):
     """A model whose searchable layers are dynamic; see the module docstring."""
 
     def __init__(self, name: str, net: nn.Module, kind: str, choices: list[list],
-                 bindings: list[tuple[str, int, int]], model_kwargs: dict):
+                 bindings: list[tuple[str, int, int]], model_kwargs: dict,
+                 build_kwargs: dict | None = None):
         super().__init__()
         self.name, self.kind, self.net = name, kind, net
+        #: the full keywords of ``build`` (see the module docstring); None if built by hand
+        self.build_kwargs = build_kwargs
         self.choices = choices
         self.gene_names = models.gene_names(name, model_kwargs.get("width_mult", 1.0))
         self.base_kwargs = dict(model_kwargs)
@@ -194,6 +201,53 @@ def _genome_kwargs(name: str, kind: str, kwargs: dict, genome: Sequence) -> dict
     return out
 
 
+def _check_max_groups(name: str, max_groups) -> int | None:
+    """``max_groups`` as an int, or ValueError unless it is an int >= 1 or None."""
+    if max_groups is None:
+        return None
+    if not is_int(max_groups) or max_groups < 1:
+        raise ValueError(f"supernet.build({name!r}): max_groups must be an int >= 1 or None "
+                         f"(None = every divisor), got {max_groups!r}")
+    return int(max_groups)
+
+
+def _check_width_choices(name: str, width_choices) -> list[float]:
+    """``width_choices`` sorted as floats, or ValueError naming the bad value.
+
+    Valid: a non-empty list of distinct finite numbers > 0.
+    """
+    values = None if is_scalar(width_choices) else list(width_choices)
+    problem = _width_choices_problem(values)
+    if problem:
+        raise ValueError(f"supernet.build({name!r}): width_choices must be a non-empty list of "
+                         f"distinct finite numbers > 0 ({problem}), got {width_choices!r}")
+    return sorted(float(v) for v in values)
+
+
+def _width_choices_problem(values: list | None) -> str | None:
+    """What is wrong with a list of width choices (None: not a list), or None if nothing."""
+    if values is None:
+        return "not a list"
+    if not values:
+        return "the list is empty"
+    bad = [v for v in values if not is_positive_number(v)]
+    if bad:
+        return f"{bad[0]!r} is not a finite number > 0"
+    repeated = sorted({float(v) for v in values if values.count(v) > 1})
+    return f"{repeated} repeated" if repeated else None
+
+
+def _build_kwargs(name: str, kind: str, max_groups, ratios: list[float], model_kwargs) -> dict:
+    """The supernet's full construction keywords (JSON values, defaults filled)."""
+    model = models.construction_kwargs(name, **model_kwargs)
+    return {
+        "supernet": name,
+        "max_groups": max_groups if kind == "groups" else None,
+        "width_choices": ratios if kind == "widths" else None,
+        "model": {k: v for k, v in model.items() if k not in GENOME_KEYS},
+    }
+
+
 def build(name: str, max_groups: int | None = None,
           width_choices: Sequence[float] = WIDTH_CHOICES, **model_kwargs) -> Supernet:
     """The supernet of model ``name``; ``model_kwargs`` as for ``models.build`` minus the genome.
@@ -204,9 +258,11 @@ def build(name: str, max_groups: int | None = None,
         width_choices: widths supernets only: the expansion ratios (Shen et al. eq. 2).
     """
     models.check_name(name)
-    for key in ("groups", "real_groups", "expansion"):
+    for key in GENOME_KEYS:
         if key in model_kwargs:
             raise ValueError(f"supernet.build({name!r}): {key} is searched, do not pass it")
+    max_groups = _check_max_groups(name, max_groups)
+    ratios = _check_width_choices(name, width_choices)
     kind = "widths" if name in models.EXPANSION_MODELS else "groups"
     if kind == "groups":
         width = model_kwargs.get("width_mult", 1.0)
@@ -221,7 +277,7 @@ def build(name: str, max_groups: int | None = None,
             old = net.get_submodule(module_name)
             _replace(net, module_name, DynamicGroupConv2d.from_conv(old))
     else:
-        choices = [sorted(float(r) for r in width_choices) for _ in models.gene_names(name)]
+        choices = [list(ratios) for _ in models.gene_names(name)]
         widest = max(choices[0])
         net = models.build(name, **_genome_kwargs(name, kind, model_kwargs, [widest] * len(choices)))
         bindings = _probe_bindings(name, kind, model_kwargs, [1.0] * len(choices),
@@ -233,7 +289,8 @@ def build(name: str, max_groups: int | None = None,
                 _replace(net, module_name, DynamicBatchNorm2d.from_bn(module))
             elif isinstance(module, nn.Linear):
                 _replace(net, module_name, DynamicLinear.from_linear(module))
-    return Supernet(name, net, kind, choices, bindings, model_kwargs)
+    return Supernet(name, net, kind, choices, bindings, model_kwargs,
+                    _build_kwargs(name, kind, max_groups, ratios, model_kwargs))
 
 
 def train_supernet(supernet: Supernet, train_data, val_data=None, *, seed: int = 0,

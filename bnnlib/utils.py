@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import random
 import tempfile
@@ -24,6 +25,8 @@ __all__ = [
     "save_checksummed",
     "load_checksummed",
     "CorruptFileError",
+    "write_json",
+    "read_json",
 ]
 
 _MAGIC = b"BNNLIB-CHECKSUMMED-v1\n"
@@ -143,3 +146,20 @@ def load_checksummed(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
         raise CorruptFileError(
             f"{path} passed its checksum but cannot be unpickled: {exc}"
         ) from exc
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON atomically (numpy scalars, tuples and paths allowed)."""
+    from .fingerprint import canonical
+
+    return atomic_write_bytes(path, (json.dumps(canonical(obj), indent=2) + "\n").encode())
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a truncated or invalid one is a :class:`CorruptFileError` naming it."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CorruptFileError(f"{path} is not valid JSON ({err}); delete it to recompute it") from None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 from bnnlib import data
 from bnnlib.data import (
@@ -286,3 +288,273 @@ def test_imagenet_tiny_imagefolder(tmp_path):
     x, y = train[0]
     assert x.shape == (3, 8, 8) and 0 <= y < 3
     assert test[0][0].shape == (3, 8, 8)
+
+
+# ---------------------------------------------------------------------------------------------
+# clear errors for bad arguments
+
+
+@pytest.mark.parametrize(
+    "subset, detail",
+    [
+        (0.5, r"subset=0\.5 is not valid"),
+        (True, r"subset=True is not valid"),
+        (-5, r"subset=-5 is not valid: train size -5 is not a positive int"),
+        ((20, 0.5, None), r"val size 0\.5 is not a positive int"),
+        ((20, "5", None), r"val size '5' is not a positive int"),
+        ({"test": False}, r"test size False is not a positive int"),
+        ("abc", r"subset='abc' is not valid"),
+    ],
+)
+def test_bad_subset_names_value_and_valid_forms(tmp_path, no_debian, subset, detail):
+    make_fake_fashion(tmp_path)
+    with pytest.raises(ValueError, match=detail) as err:
+        get_datasets(root=tmp_path, val_size=10, subset=subset)
+    msg = str(err.value)
+    for form in ("an int", "a dict with keys train/val/test", "(train, val, test) tuple", "None"):
+        assert form in msg
+
+
+@pytest.mark.parametrize("per_class", [0, -3, 2.5, True, "7"])
+def test_bad_per_class_is_a_value_error(tmp_path, no_debian, per_class):
+    make_fake_fashion(tmp_path)
+    with pytest.raises(ValueError, match=rf"per_class={per_class!r} .*positive int"):
+        get_datasets(root=tmp_path, val_size=10, per_class=per_class)
+    with pytest.raises(ValueError, match="per_class="):
+        class_balanced_indices(torch.arange(20) % 2, per_class, seed=0)
+
+
+@pytest.mark.parametrize("val_size", [1.0, 1.5, -0.1, True, float("nan"), 10.0])
+def test_bad_val_size_names_value_and_both_forms(tmp_path, no_debian, val_size):
+    make_fake_fashion(tmp_path)
+    with pytest.raises(ValueError) as err:
+        get_datasets(root=tmp_path, val_size=val_size)
+    msg = str(err.value)
+    assert f"val_size={val_size!r}" in msg
+    assert "fraction of the training set as a float in [0, 1)" in msg
+    assert "count of images as an int" in msg
+
+
+@pytest.mark.parametrize("kwargs", [{"subset": 0.5}, {"per_class": 0}, {"val_size": 1.0}], ids=str)
+def test_bad_arguments_are_reported_before_looking_for_data(tmp_path, no_debian, kwargs):
+    # No data anywhere: a bad argument must not wait for (or hide behind) a missing download.
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))}="):
+        get_datasets(root=tmp_path / "nothing-here", **kwargs)
+
+
+def test_valid_val_size_forms_unchanged(tmp_path, no_debian):
+    make_fake_fashion(tmp_path)
+    for val_size, n_val in ((0.5, 30), (0.0, 0), (10, 10), (np.int64(20), 20), (0, 0)):
+        train, val, _ = get_datasets(root=tmp_path, val_size=val_size)
+        assert (len(train), len(val)) == (60 - n_val, n_val)
+    train, val, test = get_datasets(root=tmp_path, val_size=10, subset=[20, None, np.int64(5)])
+    assert (len(train), len(val), len(test)) == (20, 10, 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# clear errors for bad data files
+
+
+@pytest.mark.parametrize("bad", [[10], [255, 10]])
+def test_fashion_mnist_labels_out_of_range_name_file_and_range(tmp_path, no_debian, bad):
+    arrays = make_fake_fashion(tmp_path)
+    labels = arrays["train-labels-idx1-ubyte"].copy()
+    labels[3 : 3 + len(bad)] = bad
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    with pytest.raises(ValueError) as err:
+        get_datasets(root=tmp_path, val_size=10)
+    msg = str(err.value)
+    assert str(tmp_path / "train-labels-idx1-ubyte.gz") in msg
+    assert f"bad values: {', '.join(str(v) for v in sorted(bad))}" in msg
+    assert "valid range 0..9" in msg
+
+
+def test_cifar10_labels_out_of_range(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    class FakeCIFAR10:
+        def __init__(self, root, train, download):
+            n = 20 if train else 10
+            self.data = np.zeros((n, 32, 32, 3), dtype=np.uint8)
+            self.targets = [i % 10 for i in range(n)]
+            if not train:
+                self.targets[4] = -1
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    with pytest.raises(ValueError) as err:
+        get_datasets("cifar10", root=tmp_path, val_size=10, download=False)
+    msg = str(err.value)
+    assert f"CIFAR-10 test set in {tmp_path}" in msg
+    assert "bad values: -1" in msg and "valid range 0..9" in msg
+
+
+def test_partial_fashion_mnist_folder_is_an_error(tmp_path, monkeypatch):
+    debian = tmp_path / "debian"
+    make_fake_fashion(debian)
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    folder = tmp_path / "raw" / "fashion_mnist"
+    make_fake_fashion(folder)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        get_datasets(root=tmp_path / "raw", val_size=10, download=False)
+    msg = str(err.value)
+    assert f"folder {folder} is incomplete" in msg
+    assert "found train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, " in msg
+    assert "t10k-images-idx3-ubyte.gz but missing t10k-labels-idx1-ubyte" in msg
+    # A folder with none of the four files is still skipped (the Debian files are used).
+    for path in folder.iterdir():
+        path.unlink()
+    _, _, test = get_datasets(root=tmp_path / "raw", val_size=10, download=False)
+    assert len(test) == 20
+
+
+def _gz_truncated(raw: bytes) -> bytes:
+    return gzip.compress(raw)[:-40]
+
+
+def _gz_bad_crc(raw: bytes) -> bytes:
+    packed = bytearray(gzip.compress(raw))
+    packed[-8] ^= 0xFF
+    return bytes(packed)
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (_gz_truncated, "damaged gzip file (EOFError"),
+        (_gz_bad_crc, "damaged gzip file (BadGzipFile"),
+        (lambda raw: raw, "damaged gzip file (BadGzipFile: Not a gzipped file"),
+        (lambda raw: gzip.compress(raw[:6]), "damaged IDX header: 3 dimensions need 16"),
+    ],
+    ids=["truncated", "bad-crc", "not-gzip", "bad-header"],
+)
+def test_damaged_gz_names_file_and_problem(tmp_path, no_debian, damage, problem):
+    make_fake_fashion(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(damage(gzip.decompress(path.read_bytes())))
+    with pytest.raises(ValueError) as err:
+        get_datasets(root=tmp_path, val_size=10)
+    assert str(err.value).startswith(f"{path}: ")
+    assert problem in str(err.value)
+    with pytest.raises(ValueError, match=problem.replace("(", r"\(")):
+        read_idx(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# dataset_fingerprint
+
+
+def test_fingerprint_same_data_same_identity_and_json(tmp_path, no_debian):
+    make_fake_fashion(tmp_path)
+    first = [data.dataset_fingerprint(ds) for ds in get_datasets(root=tmp_path, val_size=10)]
+    second = [data.dataset_fingerprint(ds) for ds in get_datasets(root=tmp_path, val_size=10)]
+    assert first == second
+    assert json.loads(json.dumps(first)) == first
+    train = first[0]
+    assert train["type"] == "Subset" and train["length"] == 50 and len(train["indices"]) == 16
+    inner = train["dataset"]
+    assert inner["type"] == "InMemoryImages" and inner["shape"] == [60, 1, 28, 28]
+    assert (inner["augment"], inner["pad"], inner["mean"], inner["std"]) == (
+        None,
+        2,
+        [0.286],
+        [0.353],
+    )
+
+
+def test_fingerprint_changes_with_split_subset_augment_and_val_size(tmp_path, no_debian):
+    make_fake_fashion(tmp_path)
+
+    def train_fp(**kwargs):
+        kwargs = {"root": tmp_path, "val_size": 10, "subset": 20, **kwargs}
+        return data.dataset_fingerprint(get_datasets(**kwargs)[0])
+
+    base = train_fp()
+    other_seed = train_fp(seed=1)
+    assert other_seed["length"] == base["length"] and other_seed != base
+    assert train_fp(augment="flip") != base
+    assert train_fp(val_size=20) != base
+    _, val_a, _ = get_datasets(root=tmp_path, val_size=10)
+    _, val_b, _ = get_datasets(root=tmp_path, val_size=0.5)
+    assert data.dataset_fingerprint(val_a) != data.dataset_fingerprint(val_b)
+
+
+def test_fingerprint_changes_with_one_pixel_or_one_label():
+    images, targets = make_images()
+    base = data.dataset_fingerprint(InMemoryImages(images, targets, (0.5,), (0.25,)))
+    pixel = images.clone()
+    pixel[5, 0, 3, 4] += 1
+    label = targets.clone()
+    label[7] = (label[7] + 1) % 10
+    changed = [
+        InMemoryImages(pixel, targets, (0.5,), (0.25,)),
+        InMemoryImages(images, label, (0.5,), (0.25,)),
+        InMemoryImages(images, targets, (0.5,), (0.3,)),
+        InMemoryImages(images, targets, (0.5,), (0.25,), pad=2),
+    ]
+    fps = [data.dataset_fingerprint(ds) for ds in changed]
+    assert all(fp != base for fp in fps)
+    assert fps[0]["images"] != base["images"] and fps[0]["targets"] == base["targets"]
+    assert fps[1]["targets"] != base["targets"] and fps[1]["images"] == base["images"]
+
+
+def test_fingerprint_digest_is_cached_and_shared_by_views(monkeypatch):
+    images, targets = make_images()
+    ds = InMemoryImages(images, targets, (0.5,), (0.25,))
+    view = ds.with_augment("crop_flip")
+    assert view._content_cache is ds._content_cache
+    calls = []
+    real = data._tensor_digest
+    monkeypatch.setattr(data, "_tensor_digest", lambda t: calls.append(1) or real(t))
+    fp_ds = data.dataset_fingerprint(ds)
+    fp_view = data.dataset_fingerprint(view)
+    data.dataset_fingerprint(ds)
+    assert len(calls) == 2  # images and targets, hashed once for both views
+    assert fp_view["images"] == fp_ds["images"] and fp_view["augment"] == "crop_flip"
+    assert fp_view != fp_ds
+    # An in-place edit through torch is noticed (version counter), not served from the cache.
+    ds.images[0, 0, 0, 0] += 1
+    assert data.dataset_fingerprint(view)["images"] != fp_ds["images"]
+
+
+def test_fingerprint_tensor_dataset_and_unknown_dataset():
+    x = torch.arange(12, dtype=torch.float32).view(6, 2)
+    y = torch.arange(6)
+    base = data.dataset_fingerprint(TensorDataset(x, y))
+    x2 = x.clone()
+    x2[2, 1] = -1
+    assert base["type"] == "TensorDataset" and len(base["tensors"]) == 2
+    assert data.dataset_fingerprint(TensorDataset(x2, y)) != base
+    assert data.dataset_fingerprint(TensorDataset(x, y)) == base
+
+    class Plain(torch.utils.data.Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return i
+
+    fp = data.dataset_fingerprint(Plain())
+    assert fp == {"type": "Plain", "length": 3, "content": None}
+    assert json.dumps(fp)
+
+
+def test_fingerprint_imagefolder(tmp_path):
+    from PIL import Image
+
+    for cls in ("n01", "n02"):
+        for split in ("train", "val"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            Image.new("RGB", (12, 12)).save(tmp_path / split / cls / "0.png")
+    train, _, test = get_datasets("imagenet", root=tmp_path, val_size=0, image_size=8)
+    fp = data.dataset_fingerprint(test)["dataset"]
+    assert fp["type"] == "ImageFolder" and fp["root"] == str(tmp_path / "val")
+    assert fp["length"] == 2 and "CenterCrop" in fp["transform"]
+    assert json.loads(json.dumps(fp)) == fp
+    # Another file list or another transform is another identity.
+    Image.new("RGB", (12, 12)).save(tmp_path / "val" / "n02" / "1.png")
+    _, _, test2 = get_datasets("imagenet", root=tmp_path, val_size=0, image_size=8)
+    assert data.dataset_fingerprint(test2)["dataset"]["samples"] != fp["samples"]
+    assert data.dataset_fingerprint(train) != data.dataset_fingerprint(
+        get_datasets("imagenet", root=tmp_path, val_size=0, image_size=8, augment=False)[0]
+    )

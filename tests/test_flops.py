@@ -6,6 +6,7 @@ issue: VGG-small OPs 2% and memory 3%, ResNet-18 5%, MobileNet 10%. Our own coun
 pinned to 0.1% so that any change to an architecture is noticed.
 """
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -105,3 +106,20 @@ def test_per_layer_table_sums_to_totals():
 def test_bad_input_size():
     with pytest.raises(ValueError, match="input_size"):
         flops.count(nn.Linear(3, 3), (3, 0, 2))
+
+
+@pytest.mark.parametrize("size", ["28", "3x28x28", (1, 28.5, 28), 28.0, True, (True, 28, 28),
+                                  (3, 32), (3, 32, 32, 1), [1, "28", 28], 0, (1, -28, 28), None],
+                         ids=repr)
+def test_bad_input_size_names_value_and_what_is_valid(size):
+    with pytest.raises(ValueError) as e:
+        flops.count(nn.Conv2d(1, 2, 3), size)
+    assert str(e.value) == ("input_size must be an int H (for a 3xHxH image) or a (C, H, W) "
+                            f"tuple of positive ints, got {size!r}")
+
+
+def test_valid_input_sizes_are_unchanged():
+    conv = nn.Conv2d(3, 2, 3)
+    ref = flops.count(conv, (3, 8, 8)).fp_macs
+    for size in (8, [3, 8, 8], torch.Size([3, 8, 8]), (np.int64(3), 8, 8)):
+        assert flops.count(conv, size).fp_macs == ref == 2 * 6 * 6 * 3 * 9

@@ -1,5 +1,9 @@
 """Every model builds and runs on 1x28x28, 3x32x32 and 3x224x224; bad genomes fail clearly."""
 
+import inspect
+import json
+
+import numpy as np
 import pytest
 import torch
 
@@ -119,3 +123,100 @@ def test_other_bad_keywords():
         models.build("mobilenet_m3", expansion=2)
     with pytest.raises(ValueError, match="> 0"):
         models.build("vgg_small", expansion=0)
+
+
+BAD_GROUPS = [  # (model, keyword, value, the bad element, the layer it sets)
+    ("mobilenet_m1", "groups", True, True, "block 1 binary 3x3 conv"),
+    ("mobilenet_m1", "groups", "4", "4", "block 1 binary 3x3 conv"),
+    ("mobilenet_m3", "groups", [1] * 12 + [True], True, "block 13 binary 3x3 conv"),
+    ("mobilenet_m1", "groups", [1, "2"] + [1] * 11, "2", "block 2 binary 3x3 conv"),
+    ("mobilenet_m2", "groups", [1] * 4 + [2.0] + [1] * 8, 2.0, "block 5 binary 3x3 conv"),
+    ("mobilenet_m2", "real_groups", True, True, "block 1 real 1x1 conv"),
+    ("mobilenet_m2", "real_groups", "4", "4", "block 1 real 1x1 conv"),
+    ("mobilenet_m2", "real_groups", [1, 1, 4.0, 1, 1], 4.0, "block 4 real 1x1 conv"),
+]
+
+
+@pytest.mark.parametrize("name,key,value,bad,layer", BAD_GROUPS,
+                         ids=[f"{t[0]}-{t[1]}={t[2]!r}" for t in BAD_GROUPS])
+def test_group_count_of_wrong_type_names_parameter_layer_and_divisors(name, key, value, bad, layer):
+    with pytest.raises(ValueError) as e:
+        models.build(name, width_mult=0.25, **{key: value})
+    msg = str(e.value)
+    assert f"{layer}: {key}={bad!r} is not a positive int dividing" in msg
+    assert "valid divisors: [1, 2, 4, 8" in msg
+
+
+@pytest.mark.parametrize("name,expansion,gene,bad", [
+    ("vgg_small", float("inf"), 0, "inf"),
+    ("vgg_small", float("nan"), 0, "nan"),
+    ("vgg_small", "1.0", 0, "'1.0'"),  # a str is one (bad) scalar, not three genes
+    ("vgg_small", [1, 1, "2", 1, 1, 1], 2, "'2'"),
+    ("vgg_small", True, 0, "True"),
+    ("vgg_small", 0, 0, "0"),
+    ("resnet18", -1, 0, "-1"),
+    ("resnet18", [1.0] * 11 + [-0.5], 11, "-0.5"),
+    ("resnet18", [1.0] * 5 + [float("inf")] + [1.0] * 6, 5, "inf"),
+    ("resnet18", [1.0] * 3 + [None] + [1.0] * 8, 3, "None"),
+])
+def test_bad_expansion_names_parameter_gene_and_valid_range(name, expansion, gene, bad):
+    genes = models.gene_names(name)
+    with pytest.raises(ValueError) as e:
+        models.build(name, expansion=expansion)
+    msg = str(e.value)
+    assert f"{name} {genes[gene]}: expansion must be a finite number > 0, got {bad}" in msg
+
+
+BAD_SIZES = [("num_classes", v) for v in (0, -3, True, 10.0, "10", None)] + \
+            [("in_channels", v) for v in (0, -1, False, 1.5, "3")]
+
+
+@pytest.mark.parametrize("key,value", BAD_SIZES, ids=[f"{k}={v!r}" for k, v in BAD_SIZES])
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_num_classes_or_in_channels_names_parameter_and_value(name, key, value):
+    with pytest.raises(ValueError) as e:
+        models.build(name, **{**_small(name), key: value})
+    assert f"{name}: {key} must be a positive int, got {value!r}" in str(e.value)
+
+
+BAD_WIDTHS = [True, "1", float("inf"), float("nan"), 0, -0.5]
+
+
+@pytest.mark.parametrize("value", BAD_WIDTHS, ids=repr)
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_width_mult_names_parameter_and_valid_range(name, value):
+    with pytest.raises(ValueError) as e:
+        models.build(name, width_mult=value)
+    assert f"{name}: width_mult must be a finite number > 0, got {value!r}" in str(e.value)
+
+
+# ---- build_kwargs ----------------------------------------------------------------------------
+
+def test_build_kwargs_tell_apart_models_with_equal_shapes():
+    a = models.build("vgg_small", expansion=0.25)
+    b = models.build("vgg_small", expansion=0.25, act_quantizer="ste_sign")
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(a) == shapes(b)
+    assert a.build_kwargs != b.build_kwargs
+    assert (a.build_kwargs["act_quantizer"], b.build_kwargs["act_quantizer"]) == ("dorefa", "ste_sign")
+
+
+def test_build_kwargs_fill_defaults_as_plain_json():
+    m1 = models.build("mobilenet_m1", width_mult=0.25)
+    assert m1.build_kwargs == {
+        "name": "mobilenet_m1", "num_classes": 1000, "in_channels": 3, "binary": True,
+        "groups": 1, "real_groups": None, "act_quantizer": "approx_sign",
+        "weight_quantizer": "xnor", "width_mult": 0.25, "small_input": False,
+    }
+    vgg = models.build("vgg_small", expansion=(0.25, 0.5, 1, 2, 3, 4), num_classes=7)
+    assert vgg.build_kwargs == {
+        "name": "vgg_small", "num_classes": 7, "in_channels": 3, "binary": True,
+        "expansion": [0.25, 0.5, 1, 2, 3, 4], "act_quantizer": "dorefa",
+        "weight_quantizer": "dorefa", "width_mult": 1.0,
+    }
+    m2 = models.build("mobilenet_m2", width_mult=0.25, groups=4, real_groups=np.array([1, 2, 4, 8, 2]))
+    assert m2.build_kwargs["groups"] == 4 and m2.build_kwargs["real_groups"] == [1, 2, 4, 8, 2]
+    for name in NAMES:
+        kwargs = models.build(name, **_small(name)).build_kwargs
+        assert json.loads(json.dumps(kwargs)) == kwargs and kwargs["name"] == name
+        assert "module" not in kwargs and len(kwargs) == 1 + len(inspect.signature(models.MODELS[name]).parameters)

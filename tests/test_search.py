@@ -84,6 +84,54 @@ def test_bad_fitness_return_values_raise():
         evolutionary_search(CHOICES, lambda g: float("nan"), **SMALL)
 
 
+def first_genome(**kwargs):
+    """The first genome a run with these arguments evaluates (draws do not depend on fitness)."""
+    return evolutionary_search(CHOICES, toy_fitness, **dict(SMALL, **kwargs)).history[0].genome
+
+
+@pytest.mark.parametrize("bad", ["0.5", True, None, np.bool_(True), ("0.5", {"acc": 0.5})])
+def test_fitness_must_return_a_real_number(bad):
+    # float() would take "0.5" and True silently; a broken fitness must not rank genomes
+    with pytest.raises(TypeError) as info:
+        evolutionary_search(CHOICES, lambda g: bad, **SMALL)
+    message = str(info.value)
+    shown = bad[0] if isinstance(bad, tuple) else bad
+    assert f"fitness({first_genome()}) returned {shown!r}" in message
+    assert "expected a real number or a (number, dict) pair" in message
+
+
+def test_numpy_and_torch_fitness_scalars_stay_accepted():
+    torch = pytest.importorskip("torch")
+    reference = evolutionary_search(CHOICES, lambda g: toy_fitness(g)[0], **SMALL)
+    for wrap in (np.float32, np.float64, np.array, torch.tensor,
+                 lambda v: (torch.tensor(v), {"acc": v})):
+        res = evolutionary_search(CHOICES, lambda g, w=wrap: w(toy_fitness(g)[0]), **SMALL)
+        assert [ev.genome for ev in res.history] == [ev.genome for ev in reference.history]
+        assert res.best_fitness == pytest.approx(reference.best_fitness)
+    ints = evolutionary_search(CHOICES, lambda g: np.int64(g[0]), **SMALL)
+    assert ints.best_fitness == 4.0
+
+
+@pytest.mark.parametrize("bad", ["no", None, 1])
+def test_constraint_must_return_a_bool(bad):
+    # a truthy "no" would accept every genome, None would reject every one
+    with pytest.raises(TypeError) as info:
+        evolutionary_search(CHOICES, toy_fitness, constraint=lambda g: bad, **SMALL)
+    message = str(info.value)
+    assert f"constraint({first_genome()}) returned {bad!r}" in message
+    assert "expected True or False" in message
+
+
+def test_numpy_and_torch_constraint_booleans_stay_accepted():
+    torch = pytest.importorskip("torch")
+    plain = evolutionary_search(CHOICES, toy_fitness, constraint=lambda g: toy_ops(g) <= 150,
+                                **SMALL)
+    for answer in (lambda g: np.bool_(toy_ops(g) <= 150), lambda g: np.float64(toy_ops(g)) <= 150,
+                   lambda g: torch.tensor(toy_ops(g)) <= 150):
+        res = evolutionary_search(CHOICES, toy_fitness, constraint=answer, **SMALL)
+        assert keyed(res) == keyed(plain)
+
+
 def test_numpy_candidates_are_accepted_as_plain_values():
     choices = [np.array([1, 2, 4]), [np.float64(0.5), np.float64(1.0)], [1, 2]]
     res = evolutionary_search(choices, lambda g: float(sum(g)), population=4, topk=2,
@@ -244,6 +292,17 @@ def test_json_log_has_one_line_per_evaluation(tmp_path):
         assert {"time", "seconds", "source", "evaluation"} <= set(line)
 
 
+def test_log_and_state_in_missing_folders_are_created(tmp_path):
+    log = tmp_path / "runs" / "new" / "log.jsonl"
+    state = tmp_path / "other" / "deep" / "state.json"
+    res = evolutionary_search(CHOICES, toy_fitness, log_path=log, state_path=state, **SMALL)
+    assert len(log.read_text().splitlines()) == len(res.history)
+    assert state.exists()
+    rnd = random_search(CHOICES, toy_fitness, evaluations=5, log_path=tmp_path / "r" / "l.jsonl",
+                        progress=False)
+    assert len((tmp_path / "r" / "l.jsonl").read_text().splitlines()) == len(rnd.history)
+
+
 class Interrupt(Exception):
     pass
 
@@ -316,6 +375,112 @@ def test_resume_refuses_other_arguments_and_can_extend_iterations(tmp_path):
     assert keyed(extended)[: len(short.history)] == keyed(short)
     with pytest.raises(ValueError, match="beyond iterations=5"):
         evolutionary_search(CHOICES, toy_fitness, state_path=state, seed=5, **SMALL)
+
+
+def test_state_written_with_other_arguments_raises_state_mismatch(tmp_path):
+    from bnnlib.search import StateMismatchError
+
+    assert "StateMismatchError" in search.__all__
+    assert issubclass(StateMismatchError, ValueError)
+    state = tmp_path / "state.json"
+    evolutionary_search(CHOICES, toy_fitness, state_path=state, seed=5, **SMALL)
+    with pytest.raises(StateMismatchError) as info:
+        evolutionary_search(CHOICES, toy_fitness, state_path=state, seed=6, mutation_prob=0.2,
+                            **SMALL)
+    message = str(info.value)
+    assert str(state) in message
+    assert "mutation_prob 0.2 != 0.1; seed 6 != 5 in state" in message
+    with pytest.raises(StateMismatchError, match="kind random != evolutionary"):
+        random_search(CHOICES, toy_fitness, evaluations=8, seed=5, state_path=state,
+                      progress=False)
+    with pytest.raises(StateMismatchError, match="at iteration 4, beyond iterations=3"):
+        evolutionary_search(CHOICES, toy_fitness, state_path=state, seed=5,
+                            **dict(SMALL, iterations=3))
+    saved = json.loads(state.read_text())
+    state.write_text(json.dumps(dict(saved, version=99)))
+    with pytest.raises(StateMismatchError, match="state version 99, expected 1"):
+        evolutionary_search(CHOICES, toy_fitness, state_path=state, seed=5, **SMALL)
+
+
+def corrupt_states(text):
+    """(name, broken state text, what the error must say) from a valid state's text."""
+    state = json.loads(text)
+    return [
+        ("truncated", text[: len(text) // 2], "is not valid JSON"),
+        ("empty", "", "is not valid JSON"),
+        ("list", "[1, 2]", "not a search state (a JSON list)"),
+        ("no version", json.dumps({"config": {}}), "not a search state"),
+        ("missing keys", json.dumps({"version": 1, "config": state["config"]}),
+         "iteration missing; rng missing"),
+        ("wrong type", json.dumps(dict(state, history={})), "history is dict, not list"),
+        ("bad record", json.dumps(dict(state, history=[{"genome": [1]}])), "KeyError"),
+        ("bad pending", json.dumps(dict(state, pending=[[1]])), "not a valid search state"),
+    ]
+
+
+def test_corrupt_state_raises_corrupt_file_error_naming_the_file(tmp_path):
+    from bnnlib.utils import CorruptFileError
+
+    state = tmp_path / "state.json"
+    with pytest.raises(Interrupt):
+        evolutionary_search(CHOICES, interrupting(toy_fitness, 12), state_path=state, **SMALL)
+    for name, text, what in corrupt_states(state.read_text()):
+        state.write_text(text)
+        with pytest.raises(CorruptFileError) as info:
+            evolutionary_search(CHOICES, toy_fitness, state_path=state, **SMALL)
+        assert str(state) in str(info.value), name
+        assert what in str(info.value), name
+
+
+CONTEXT = {"supernet": "3f9a0c", "fitness": {"max_ops": 56014},
+           "evaluator": {"batches": 4, "calib": (1, 2)}}
+
+
+def test_context_is_stored_and_checked_on_resume(tmp_path):
+    from bnnlib.search import StateMismatchError
+
+    args = dict(seed=7, **SMALL)
+    reference = evolutionary_search(CHOICES, toy_fitness, **args)
+    state = tmp_path / "state.json"
+    with pytest.raises(Interrupt):
+        evolutionary_search(CHOICES, interrupting(toy_fitness, 11), state_path=state,
+                            context=CONTEXT, **args)
+    assert json.loads(state.read_text())["context"]["evaluator"]["calib"] == [1, 2]
+    # the same context after JSON normalisation (numpy int, list for tuple, key order)
+    same = {"evaluator": {"calib": [1, 2], "batches": np.int64(4)}, "supernet": "3f9a0c",
+            "fitness": {"max_ops": np.int64(56014)}}
+    resumed = evolutionary_search(CHOICES, toy_fitness, state_path=state, context=same, **args)
+    assert keyed(resumed) == keyed(reference)
+
+    changed = dict(CONTEXT, fitness={"max_ops": 52323})
+    with pytest.raises(StateMismatchError) as info:
+        evolutionary_search(CHOICES, toy_fitness, state_path=state, context=changed, **args)
+    assert str(state) in str(info.value)
+    assert "fitness.max_ops 52323 != 56014 in state" in str(info.value)
+    with pytest.raises(StateMismatchError, match="context null != "):
+        evolutionary_search(CHOICES, toy_fitness, state_path=state, **args)
+
+    def other_fitness(genome):
+        return -toy_fitness(genome)[0]
+
+    state.unlink()  # deleting the state starts the search over
+    fresh = evolutionary_search(CHOICES, other_fitness, state_path=state, context=changed,
+                                **args)
+    assert keyed(fresh) == keyed(evolutionary_search(CHOICES, other_fitness, **args))
+    assert json.loads(state.read_text())["context"]["fitness"] == {"max_ops": 52323}
+
+
+def test_random_search_context_and_bad_contexts(tmp_path):
+    from bnnlib.search import StateMismatchError
+
+    state = tmp_path / "state.json"
+    random_search(CHOICES, toy_fitness, evaluations=6, state_path=state, progress=False)
+    with pytest.raises(StateMismatchError, match='context {"supernet": "x"} != null in state'):
+        random_search(CHOICES, toy_fitness, evaluations=6, state_path=state,
+                      context={"supernet": "x"}, progress=False)
+    for bad in ("max_ops=1", {"f": object()}, {"f": float("nan")}):
+        with pytest.raises(ValueError, match="context must be"):
+            random_search(CHOICES, toy_fitness, evaluations=6, context=bad, progress=False)
 
 
 def test_random_search_resumes(tmp_path):

@@ -1,5 +1,7 @@
 """Weight-sharing supernets: crops, extraction, BN recalibration, supernet training, evaluators."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -125,6 +127,65 @@ def test_bad_genomes_and_keywords():
         supernet.build("vgg_small", expansion=2)
     with pytest.raises(ValueError, match="known models"):
         supernet.build("alexnet")
+
+
+@pytest.mark.parametrize("max_groups", [0, -2, True, 2.5, "4"], ids=repr)
+def test_bad_max_groups_names_value_and_valid_range(max_groups):
+    with pytest.raises(ValueError) as e:
+        supernet.build("mobilenet_m1", width_mult=0.25, max_groups=max_groups)
+    assert f"max_groups must be an int >= 1 or None (None = every divisor), got {max_groups!r}" in str(e.value)
+
+
+BAD_WIDTH_CHOICES = [  # (width_choices, what the message must name)
+    ([], "the list is empty"),
+    ([0, 1, 2], "0 is not a finite number > 0"),
+    ([1, -2], "-2 is not a finite number > 0"),
+    ([1, float("inf")], "inf is not a finite number > 0"),
+    ([float("nan"), 1], "nan is not a finite number > 0"),
+    ([1, "2"], "'2' is not a finite number > 0"),
+    ([True, 2], "True is not a finite number > 0"),
+    ([1, 2, 1.0], "[1.0] repeated"),
+    ("1234", "not a list"),
+    (2.0, "not a list"),
+]
+
+
+@pytest.mark.parametrize("choices,problem", BAD_WIDTH_CHOICES, ids=[repr(c) for c, _ in BAD_WIDTH_CHOICES])
+def test_bad_width_choices_name_the_bad_value(choices, problem):
+    with pytest.raises(ValueError) as e:
+        supernet.build("vgg_small", width_mult=0.0625, width_choices=choices)
+    msg = str(e.value)
+    assert "width_choices must be a non-empty list of distinct finite numbers > 0" in msg
+    assert f"({problem}), got {choices!r}" in msg
+
+
+# ---- build_kwargs ----------------------------------------------------------------------------
+
+def test_build_kwargs_record_the_full_construction_as_json():
+    sn = _supernet("mobilenet_m2")
+    model = {"name": "mobilenet_m2", "num_classes": 10, "in_channels": 1, "binary": True,
+             "act_quantizer": "approx_sign", "weight_quantizer": "xnor", "width_mult": 0.25,
+             "small_input": True}
+    assert sn.build_kwargs == {"supernet": "mobilenet_m2", "max_groups": None,
+                               "width_choices": None, "model": model}
+    capped = supernet.build("mobilenet_m2", max_groups=4, num_classes=10, in_channels=1,
+                            **SMALL["mobilenet_m2"])
+    assert capped.build_kwargs["max_groups"] == 4 and capped.build_kwargs != sn.build_kwargs
+    vgg = supernet.build("vgg_small", width_choices=(4, 1, 0.5), max_groups=8, width_mult=0.0625)
+    assert vgg.build_kwargs["width_choices"] == [0.5, 1.0, 4.0] and vgg.build_kwargs["max_groups"] is None
+    assert vgg.build_kwargs["model"]["act_quantizer"] == "dorefa"
+    assert "expansion" not in vgg.build_kwargs["model"]
+    for kwargs in (sn.build_kwargs, vgg.build_kwargs):
+        assert json.loads(json.dumps(kwargs)) == kwargs
+
+
+def test_extracted_models_carry_build_kwargs():
+    sn = _supernet("mobilenet_m1")
+    genome = sn.sample(np.random.default_rng(0))
+    static = sn.extract(genome)
+    assert static.build_kwargs == models.build("mobilenet_m1", **sn.model_kwargs(genome)).build_kwargs
+    assert static.build_kwargs["groups"] == list(genome)
+    assert static.build_kwargs["act_quantizer"] == "approx_sign"
 
 
 # ---- BN recalibration ------------------------------------------------------------------------

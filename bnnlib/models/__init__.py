@@ -16,16 +16,23 @@ family's binarizers by name, see ``bnnlib.binarize``), ``width_mult`` (scales ev
 width; genomes act on top of it). ``resnet18`` and the MobileNets take ``small_input=True``
 for 28x28 / 32x32 images (stride-1 stem, no stem max-pool). The gene lists are documented in each family's module and
 returned by ``gene_names(name, **kwargs)``.
+
+Every built model carries ``model.build_kwargs``: ``{"name": name, **every constructor keyword
+with its default filled in}`` as plain JSON values (see ``construction_kwargs``). Checkpoints
+record it as the model's fingerprint, so two models with equal tensor shapes but different
+construction (another activation quantizer, say) are told apart.
 """
 
 from __future__ import annotations
 
+import inspect
 from functools import partial
 
 from torch import nn
 
+from ..registry import EXPANSION_MODELS, GROUP_MODELS
 from . import mobilenet, resnet, vgg
-from .common import divisors
+from .common import divisors, json_value
 from .mobilenet import BinaryMobileNet
 from .resnet import ResNet18
 from .vgg import VGGSmall
@@ -37,8 +44,6 @@ MODELS = {
     "mobilenet_m2": partial(BinaryMobileNet, "m2"),
     "mobilenet_m3": partial(BinaryMobileNet, "m3"),
 }
-EXPANSION_MODELS = ("vgg_small", "resnet18")
-GROUP_MODELS = ("mobilenet_m1", "mobilenet_m2", "mobilenet_m3")
 
 
 def check_name(name: str) -> str:
@@ -55,7 +60,22 @@ def build(name: str, **kwargs) -> nn.Module:
     if name in GROUP_MODELS and "expansion" in kwargs:
         raise ValueError(f"{name} is searched over group counts: pass groups=..., not expansion "
                          f"(use width_mult to scale every width)")
-    return MODELS[name](**kwargs)
+    model = MODELS[name](**kwargs)
+    model.build_kwargs = construction_kwargs(name, **kwargs)
+    return model
+
+
+def construction_kwargs(name: str, **kwargs) -> dict:
+    """``{"name": name, **kwargs}`` with every default of ``name``'s constructor filled in.
+
+    Values are plain JSON (lists, python scalars; scalars are not expanded per gene), so the
+    dict fingerprints the model exactly and ``json.dumps`` works on it.
+    """
+    bound = inspect.signature(MODELS[check_name(name)]).bind(**kwargs)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    arguments.pop("module", None)  # the MobileNet partials bind it; ``name`` says it
+    return {"name": name, **{k: json_value(v, k) for k, v in arguments.items()}}
 
 
 def gene_names(name: str, width_mult: float = 1.0) -> list[str]:
@@ -69,5 +89,5 @@ def gene_names(name: str, width_mult: float = 1.0) -> list[str]:
     return [*groups, *real]
 
 
-__all__ = ["MODELS", "build", "gene_names", "divisors", "check_name",
+__all__ = ["MODELS", "build", "construction_kwargs", "gene_names", "divisors", "check_name",
            "VGGSmall", "ResNet18", "BinaryMobileNet"]

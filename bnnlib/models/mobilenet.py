@@ -42,7 +42,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import binary_conv, check_groups, head, per_gene, scaled_width
+from .common import (
+    binary_conv,
+    check_groups,
+    check_model_args,
+    head,
+    per_gene,
+    scaled_width,
+)
 
 # (in, out, stride) for the 13 blocks at width 1
 BLOCKS = ((32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1),
@@ -55,7 +62,7 @@ CHANGE_BLOCKS = tuple(i for i, (cin, cout, _) in enumerate(BLOCKS) if cin != cou
 
 def block_channels(width_mult: float = 1.0) -> list[tuple[int, int, int]]:
     """(in, out, stride) of the 13 blocks at ``width_mult``."""
-    unit = scaled_width(STEM_WIDTH, width_mult, "mobilenet width_mult")
+    unit = scaled_width(STEM_WIDTH, width_mult, "mobilenet", "width_mult")
     # every width is a multiple of the stem's, so channel doublings stay exact when scaled
     return [(unit * cin // STEM_WIDTH, unit * cout // STEM_WIDTH, s) for cin, cout, s in BLOCKS]
 
@@ -74,7 +81,7 @@ class MobileNetBlock(nn.Module):
     def __init__(self, cin, cout, stride, groups, module, real_groups, binary, aq, wq, index):
         super().__init__()
         name = f"block {index + 1}"
-        check_groups(groups, (cin,), f"{name} binary 3x3 conv")
+        groups = check_groups(groups, (cin,), f"{name} binary 3x3 conv")
         self.module, self.cin, self.cout = module, cin, cout
         self.conv3 = binary_conv(binary, cin, cin, 3, stride, 1, groups, aq, wq)
         self.bn3 = nn.BatchNorm2d(cin)
@@ -83,7 +90,8 @@ class MobileNetBlock(nn.Module):
             self.conv1 = binary_conv(binary, cin, cout, 1, input_quantizer=aq, kernel_quantizer=wq)
             self.bn1 = nn.BatchNorm2d(cout)
         if cin != cout and module in ("m1", "m2"):
-            check_groups(real_groups, (cin, cout), f"{name} real 1x1 conv")
+            real_groups = check_groups(real_groups, (cin, cout), f"{name} real 1x1 conv",
+                                       "real_groups")
             self.real1 = nn.Conv2d(cin, cout, 1, stride, groups=real_groups, bias=False)
             self.bn_real = nn.BatchNorm2d(cout)
         if cin != cout and module == "m3":
@@ -110,6 +118,7 @@ class BinaryMobileNet(nn.Module):
         if module not in MODULES:
             raise ValueError(f"unknown MobileNet module {module!r}; known: {', '.join(MODULES)}")
         model = f"mobilenet_{module}"
+        check_model_args(model, num_classes, in_channels, width_mult)
         group_names, real_names = gene_names(module, width_mult)
         if real_groups is not None and module != "m2":
             raise ValueError(f"{model}: real_groups applies only to mobilenet_m2 "
@@ -120,7 +129,7 @@ class BinaryMobileNet(nn.Module):
         self.real_groups = real if module == "m2" else []
         self.module, self.width_mult = module, width_mult
         chans = block_channels(width_mult)
-        stem_w = scaled_width(STEM_WIDTH, width_mult, "mobilenet width_mult")
+        stem_w = scaled_width(STEM_WIDTH, width_mult, model, "width_mult")
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, stem_w, 3, 1 if small_input else 2, 1, bias=False),
             nn.BatchNorm2d(stem_w),

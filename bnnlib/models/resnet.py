@@ -34,7 +34,14 @@ from __future__ import annotations
 
 from torch import nn
 
-from .common import binary_conv, head, per_gene, scaled_width
+from .common import (
+    binary_conv,
+    check_model_args,
+    head,
+    per_gene,
+    positive_number,
+    scaled_width,
+)
 
 STAGE_BASE = (64, 128, 256, 512)
 GENE_NAMES = tuple(
@@ -71,10 +78,11 @@ class ResNet18(nn.Module):
                  expansion=1.0, act_quantizer: str = "dorefa", weight_quantizer: str = "dorefa",
                  small_input: bool = False, width_mult: float = 1.0):
         super().__init__()
-        ratios = per_gene(expansion, GENE_NAMES, "expansion", "resnet18")
-        self.expansion = [float(r) for r in ratios]
+        check_model_args("resnet18", num_classes, in_channels, width_mult)
+        ratios = self.expansion = per_gene(expansion, GENE_NAMES, "expansion", "resnet18", positive_number)
         bases = [STAGE_BASE[i // 3] for i in range(12)]
-        self.widths = [scaled_width(b, r * width_mult, f"resnet18 {GENE_NAMES[i]}")
+        self.widths = [scaled_width(b, r * width_mult, f"resnet18 {GENE_NAMES[i]}",
+                                    "expansion * width_mult")
                        for i, (b, r) in enumerate(zip(bases, ratios, strict=True))]
         stage_w = self.widths[0::3]
         if small_input:

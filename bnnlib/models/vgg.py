@@ -25,7 +25,14 @@ from __future__ import annotations
 
 from torch import nn
 
-from .common import binary_conv, head, per_gene, scaled_width
+from .common import (
+    binary_conv,
+    check_model_args,
+    head,
+    per_gene,
+    positive_number,
+    scaled_width,
+)
 
 BASE_WIDTHS = (128, 128, 256, 256, 512, 512)
 GENE_NAMES = tuple(
@@ -40,9 +47,10 @@ class VGGSmall(nn.Module):
                  expansion=1.0, act_quantizer: str = "dorefa", weight_quantizer: str = "dorefa",
                  width_mult: float = 1.0):
         super().__init__()
-        ratios = per_gene(expansion, GENE_NAMES, "expansion", "vgg_small")
-        self.expansion = [float(r) for r in ratios]
-        self.widths = [scaled_width(b, r * width_mult, f"vgg_small {GENE_NAMES[i]}")
+        check_model_args("vgg_small", num_classes, in_channels, width_mult)
+        ratios = self.expansion = per_gene(expansion, GENE_NAMES, "expansion", "vgg_small", positive_number)
+        self.widths = [scaled_width(b, r * width_mult, f"vgg_small {GENE_NAMES[i]}",
+                                    "expansion * width_mult")
                        for i, (b, r) in enumerate(zip(BASE_WIDTHS, ratios, strict=True))]
         w = self.widths
         layers: list[nn.Module] = [nn.Conv2d(in_channels, w[0], 3, padding=1, bias=False),
