@@ -20,7 +20,8 @@ when ``val_data`` is given, else training top-1.
 Outputs under ``out_dir`` (all written atomically):
 
 - ``last.pt`` / ``best.pt``: checksummed checkpoints (model, optimizer, RNG states, history),
-  tagged with a fingerprint of the model and the run's settings; see :func:`load_checkpoint`.
+  tagged with the run's *identity*: the model (class, construction keywords, shapes), the
+  recipe, the data (:func:`bnnlib.data.dataset_fingerprint`) and the caller's ``context``.
 - ``live/``: DVCLive metrics (``metrics.json`` with the latest epoch, ``plots/metrics/*.tsv``
   one row per epoch), written with ``dvcyaml=False`` so ``dvc.yaml`` stays hand-written;
   point ``metrics:``/``plots:`` of a stage at them.
@@ -30,7 +31,10 @@ Resume: with ``resume=True`` (the default) a run finds ``out_dir/last.pt`` and c
 it; on CPU with ``num_workers=0`` it ends with bit-identical weights and metrics to an
 uninterrupted run (the batch order of every epoch is a pure function of ``(seed, epoch)``, and
 torch/numpy/python RNG states are checkpointed). ``checkpoint_every`` adds mid-epoch
-checkpoints.
+checkpoints. A checkpoint of another identity is never resumed: ``fit`` raises
+:class:`CheckpointMismatchError` listing what differs (``recipe.lr 0.1 != 0.01``), and the
+caller decides to start over (the study's stages do, for that item only). A corrupt ``last.pt``
+is moved aside and the run continues from ``best.pt`` (a whole run state too) or starts over.
 
 Devices: CUDA when available (with bfloat16 autocast, or float16 + gradient scaling on GPUs
 without bfloat16, and channels_last), otherwise CPU in float32; no code change by the caller.
@@ -41,7 +45,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
+import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +60,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from tqdm import tqdm
 
-from .data import InMemoryImages
+from .data import InMemoryImages, dataset_fingerprint
+from .fingerprint import canonical, describe
+from .registry import OPTIMIZERS, SCHEDULES
 from .utils import (
+    CorruptFileError,
     atomic_write_bytes,
     get_rng_state,
     load_checksummed,
@@ -76,13 +86,15 @@ __all__ = [
     "CheckpointMismatchError",
 ]
 
-CHECKPOINT_FORMAT = 1
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("linear", "step", "cosine", "constant")
+CHECKPOINT_FORMAT = 2  # 2: the run identity (model, recipe, data, context)
 
 
 class CheckpointMismatchError(ValueError):
-    """A checkpoint belongs to a different model or a run with different settings."""
+    """A checkpoint belongs to a run of another identity; ``detail`` says what differs."""
+
+    def __init__(self, message: str, detail: str | None = None):
+        super().__init__(message)
+        self.detail = detail or message
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,34 +290,31 @@ def evaluate(
 # Checkpoints
 
 
-def model_fingerprint(model: nn.Module, name: str | None = None) -> dict[str, str]:
-    """Identify a model by class, parameter/buffer names, shapes and dtypes, and its config.
+def model_fingerprint(model: nn.Module, name: str | None = None) -> dict[str, Any]:
+    """Identify a model by class, name, construction keywords and parameter/buffer shapes.
 
-    Shapes already tell apart different expansions and group counts (a grouped conv's weight
-    is ``[Cout, Cin/groups, k, k]``). ``config`` is ``repr(model.config)`` when the model has
-    such an attribute; mutable state such as a supernet's active ``genome`` is deliberately
-    left out, since it changes every step. ``name`` defaults to ``model.name``.
+    ``build_kwargs`` is what :func:`bnnlib.models.build` (or ``bnnlib.supernet.build``) records:
+    every constructor keyword with its default filled in, quantizers included, so two models
+    with equal shapes but another activation quantizer differ. Shapes tell apart expansions and
+    group counts of models built otherwise. Mutable state such as a supernet's active genome
+    is left out (it changes every step). ``name`` defaults to ``model.name``.
     """
     lines = [f"{k}:{tuple(v.shape)}:{v.dtype}" for k, v in model.state_dict().items()]
     return {
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "name": str(name if name is not None else getattr(model, "name", None)),
-        "config": repr(getattr(model, "config", None)),
-        "structure": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
+        "build_kwargs": canonical(getattr(model, "build_kwargs", None)),
+        "structure": hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16],
     }
 
 
-def _check_fingerprint(path: Path, saved: dict, current: dict) -> None:
-    diff = {k: (saved.get(k), current.get(k)) for k in current if saved.get(k) != current.get(k)}
+def _check_identity(path: Path, saved: dict, current: dict) -> None:
+    diff = describe(saved, current, "checkpoint")
     if diff:
-        details = "; ".join(
-            f"{k}: checkpoint {s if k != 'structure' else s[:12] + '...'!s} vs model "
-            f"{c if k != 'structure' else c[:12] + '...'!s}"
-            for k, (s, c) in diff.items()
-        )
         raise CheckpointMismatchError(
-            f"checkpoint {path} was written for a different model ({details}). "
-            "Load it into the model it was trained with, or use another out_dir / resume=False."
+            f"{path} was written by another run: {diff}. Use the settings, data and model it "
+            "was written with to resume it, or another out_dir / resume=False to start over.",
+            diff,
         )
 
 
@@ -314,22 +323,54 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Read a checkpoint written by :func:`fit`, verify it, and load its weights into ``model``.
 
+    Only the model part of the run's identity is checked here (the checkpoint must belong to a
+    model built like ``model``); :func:`fit` checks the rest before resuming.
+
     Raises:
         FileNotFoundError: no file at ``path``.
         bnnlib.utils.CorruptFileError: truncated, altered or not a bnnlib checkpoint.
-        CheckpointMismatchError: the checkpoint belongs to a different model.
+        CheckpointMismatchError: another checkpoint format, or another model.
     """
     path = Path(path)
     state = load_checksummed(path)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else None
         raise CheckpointMismatchError(
-            f"{path} has checkpoint format {state.get('format') if isinstance(state, dict) else None!r}; "
-            f"this bnnlib reads format {CHECKPOINT_FORMAT}"
+            f"{path} has checkpoint format {found!r}; this bnnlib reads format {CHECKPOINT_FORMAT}",
+            f"format {CHECKPOINT_FORMAT} != {found} in checkpoint {path}",
         )
     if model is not None:
-        _check_fingerprint(path, state["fingerprint"], model_fingerprint(model, name))
+        _check_identity(path, {"model": state["identity"]["model"]},
+                        {"model": model_fingerprint(model, name)})
         model.load_state_dict(state["model"])
     return state
+
+
+def _move_aside(path: Path, err: Exception) -> None:
+    """Keep a corrupt checkpoint for inspection as ``<name>.corrupt``; warn, naming both."""
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    warnings.warn(f"{err} Moved it to {aside}.", RuntimeWarning, stacklevel=3)
+
+
+def _resume_state(out: Path, model: nn.Module, name: str | None,
+                  identity: dict) -> tuple[dict | None, Path | None]:
+    """The checkpoint to resume from: ``last.pt``, else ``best.pt`` when ``last.pt`` is corrupt.
+
+    Both hold a whole run state at their step, so either continues the run exactly. A corrupt
+    file is moved aside (``.corrupt``) and never deletes the other files of ``out``.
+    """
+    for path in (out / "last.pt", out / "best.pt"):
+        if not path.exists():
+            continue
+        try:
+            state = load_checkpoint(path, model, name=name)
+        except CorruptFileError as err:
+            _move_aside(path, err)
+            continue
+        _check_identity(path, state["identity"], identity)
+        return state, path
+    return None, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,6 +444,38 @@ class _MetricsLog:
             self.live.end()
 
 
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_real(name: str, value: Any, low: float, high: float, *, open_low: bool = False,
+                open_high: bool = False) -> None:
+    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+          and (value > low if open_low else value >= low)
+          and (value < high if open_high else value <= high))
+    if not ok:
+        interval = f"{'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+
+
+def _check_recipe(*, epochs, batch_size, lr, momentum, gamma, weight_decay, label_smoothing,
+                  checkpoint_every, eval_batch_size) -> None:
+    """Refuse a bad recipe before any work, naming the argument (e.g. ``epochs=2.5``)."""
+    _check_int("epochs", epochs, 1)
+    _check_int("batch_size", batch_size, 1)
+    _check_int("eval_batch_size", eval_batch_size, 1)
+    if checkpoint_every is not None:
+        _check_int("checkpoint_every", checkpoint_every, 1)
+    _check_real("lr", lr, 0.0, math.inf, open_low=True, open_high=True)
+    _check_real("momentum (SGD momentum, Adam beta1)", momentum, 0.0, 1.0, open_high=True)
+    _check_real("gamma", gamma, 0.0, math.inf, open_low=True, open_high=True)
+    _check_real("label_smoothing", label_smoothing, 0.0, 1.0, open_high=True)
+    if weight_decay is not None:
+        _check_real("weight_decay", weight_decay, 0.0, math.inf, open_high=True)
+
+
 def _make_optimizer(model, optimizer, lr, weight_decay, momentum):
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer == "adam":
@@ -446,6 +519,7 @@ def fit(
     num_workers: int = 0,
     log_metrics: bool = True,
     model_name: str | None = None,
+    context: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> FitResult:
     """Train ``model`` on ``train_data`` with cross-entropy; see the module docstring.
@@ -460,8 +534,12 @@ def fit(
         out_dir: where checkpoints and metrics go; ``None`` keeps nothing on disk.
         seed: seeds torch/numpy/python at the start of a fresh run and fixes every epoch's
             batch order. The model's initial weights are the caller's (seed before building).
-        resume: continue from ``out_dir/last.pt`` when it exists (after checking that it
-            belongs to this model and these settings); ``False`` starts over.
+        resume: continue from ``out_dir/last.pt`` when it exists, after checking that it was
+            written by a run of the same identity: the model (class, construction keywords,
+            shapes), the recipe, the data (:func:`bnnlib.data.dataset_fingerprint` of
+            ``train_data`` and ``val_data``) and ``context``. A corrupt ``last.pt`` is moved
+            aside (``last.pt.corrupt``) and the run resumes from ``best.pt`` when that is
+            intact, else starts over. ``False`` starts over.
         device: ``None`` = CUDA when available, else CPU.
         amp: mixed precision; ``None`` = on for CUDA, off on CPU.
         before_step: ``before_step(model, step)`` is called before every optimisation step
@@ -476,26 +554,29 @@ def fit(
         drop_last: drop the last incomplete training batch of each epoch.
         num_workers: DataLoader workers for datasets that are not in memory.
         log_metrics: write DVCLive metrics and ``history.json`` under ``out_dir``.
-        model_name: name stored in the checkpoint fingerprint (default ``model.name``).
+        model_name: name stored in the checkpoint's identity (default ``model.name``).
+        context: JSON-able facts that also determine the run and that ``fit`` cannot see
+            (e.g. the code version, how the initial weights were made); part of the identity.
         progress: show a tqdm bar per epoch.
 
     Raises:
         ValueError: bad arguments (unknown optimizer/schedule, empty data, ...).
-        CheckpointMismatchError: ``last.pt`` belongs to another model or other settings.
-        bnnlib.utils.CorruptFileError: ``last.pt`` is truncated or altered.
+        CheckpointMismatchError: ``last.pt`` was written by a run of another identity (the
+            message lists each difference as ``key now != saved``).
         FloatingPointError: the training loss became NaN or infinite.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    _check_recipe(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, gamma=gamma,
+                  weight_decay=weight_decay, label_smoothing=label_smoothing,
+                  checkpoint_every=checkpoint_every, eval_batch_size=eval_batch_size)
     if len(train_data) == 0:
         raise ValueError("train_data is empty")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
     if milestones is None:
         milestones = _default_milestones(epochs) if schedule == "step" else []
-    milestones = sorted(int(m) for m in milestones)
+    milestones = sorted(_check_int("milestones", m, 1) for m in milestones)
 
     device = (
         torch.device(device)
@@ -532,9 +613,16 @@ def fit(
         "label_smoothing": label_smoothing,
         "seed": seed,
         "drop_last": drop_last,
-        "train_size": len(train_data),
     }
-    fingerprint = model_fingerprint(model, model_name)
+    # everything that determines the trained weights: a checkpoint of another identity is
+    # never resumed (CheckpointMismatchError names what differs)
+    identity = {
+        "model": model_fingerprint(model, model_name),
+        "recipe": run_config,
+        "data": {"train": dataset_fingerprint(train_data),
+                 "val": dataset_fingerprint(val_data) if val_data is not None else None},
+        "context": canonical(context or {}),
+    }
     hooks = {"before_step": before_step} if before_step is not None else {}
 
     out = Path(out_dir) if out_dir is not None else None
@@ -547,16 +635,8 @@ def fit(
     epoch, step_in_epoch, global_step = 0, 0, 0
     accum = {"loss": 0.0, "c1": 0, "c5": 0, "n": 0, "seconds": 0.0}
     resumed_from = None
-    if last_path is not None and resume and last_path.exists():
-        state = load_checkpoint(last_path, model, name=model_name)
-        saved_cfg = state["run_config"]
-        diff = {k: (saved_cfg.get(k), v) for k, v in run_config.items() if saved_cfg.get(k) != v}
-        if diff:
-            raise CheckpointMismatchError(
-                f"checkpoint {last_path} comes from a run with other settings: "
-                + "; ".join(f"{k}: checkpoint {s!r} vs now {c!r}" for k, (s, c) in diff.items())
-                + ". Use the same settings to resume, or another out_dir / resume=False."
-            )
+    state, state_path = _resume_state(out, model, model_name, identity) if out and resume else (None, None)
+    if state is not None:
         opt.load_state_dict(state["optimizer"])
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
@@ -572,6 +652,8 @@ def fit(
         )
         accum = state["accum"]
         resumed_from = {"epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step}
+        if state_path != last_path:
+            resumed_from["checkpoint"] = state_path.name
     else:
         seed_everything(seed)
 
@@ -580,8 +662,7 @@ def fit(
             return
         state = {
             "format": CHECKPOINT_FORMAT,
-            "fingerprint": fingerprint,
-            "run_config": run_config,
+            "identity": identity,
             "epoch": epoch,
             "step_in_epoch": step_in_epoch,
             "global_step": global_step,

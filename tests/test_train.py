@@ -185,8 +185,27 @@ def test_bad_arguments():
         fit(new_model(), synthetic_images(n=8), epochs=1, optimizer="rmsprop", progress=False)
     with pytest.raises(ValueError, match="unknown schedule 'poly'"):
         fit(new_model(), synthetic_images(n=8), epochs=1, schedule="poly", progress=False)
-    with pytest.raises(ValueError, match="epochs must be >= 1"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):
         fit(new_model(), synthetic_images(n=8), epochs=0, progress=False)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"epochs": 2.5}, r"epochs must be an integer >= 1, got 2.5"),  # trained 3 epochs, lr < 0
+    ({"epochs": True}, r"epochs must be an integer >= 1, got True"),
+    ({"batch_size": 2.5}, r"batch_size must be an integer >= 1, got 2.5"),
+    ({"momentum": 2}, r"momentum \(SGD momentum, Adam beta1\) must be a number in \[0, 1\), got 2"),
+    ({"lr": -0.1}, r"lr must be a number in \(0, inf\), got -0.1"),
+    ({"lr": float("nan")}, r"lr must be a number"),
+    ({"weight_decay": -1}, r"weight_decay must be a number in \[0, inf\)"),
+    ({"checkpoint_every": 0}, r"checkpoint_every must be an integer >= 1"),
+    ({"milestones": [1.5]}, r"milestones must be an integer >= 1, got 1.5"),
+])
+def test_bad_recipe_is_refused_before_training_naming_the_argument(bad, message):
+    model = new_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=message):
+        fit(model, synthetic_images(n=8), **{"epochs": 1, "progress": False, **bad})
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,30 +318,93 @@ def load_model(path):
 def test_checkpoint_from_another_model_is_rejected(tmp_path):
     train = synthetic_images(n=64)
     fit(new_model(width=6), train, out_dir=tmp_path, **COMMON)
-    with pytest.raises(CheckpointMismatchError, match=r"different model.*structure"):
+    with pytest.raises(CheckpointMismatchError, match=r"written by another run: model.structure"):
         fit(new_model(width=8), train, out_dir=tmp_path, **COMMON)
-    with pytest.raises(CheckpointMismatchError, match=r"name: checkpoint None vs model vgg"):
+    with pytest.raises(CheckpointMismatchError, match=r"model.name vgg != None in checkpoint"):
         load_checkpoint(tmp_path / "last.pt", new_model(), name="vgg")
-    with pytest.raises(
-        CheckpointMismatchError, match=r"other settings: lr: checkpoint 0.01 vs now 0.1"
-    ):
+    with pytest.raises(CheckpointMismatchError, match=r"recipe.lr 0.1 != 0.01 in checkpoint") as err:
         fit(new_model(), train, out_dir=tmp_path, **{**COMMON, "lr": 0.1})
+    assert err.value.detail == "recipe.lr 0.1 != 0.01 in checkpoint"
     # resume=False starts over instead.
     result = fit(new_model(width=8), train, out_dir=tmp_path, resume=False, **COMMON)
     assert result.resumed_from is None
 
 
-def test_fingerprint_uses_config_not_mutable_genome(tmp_path):
+def test_checkpoint_on_other_data_of_the_same_size_is_rejected(tmp_path):
+    """Same shapes, same number of images: only the data identity tells the runs apart."""
+    fit(new_model(), synthetic_images(n=64, seed=0), out_dir=tmp_path, **COMMON)
+    with pytest.raises(CheckpointMismatchError, match=r"data.train.images \w+ != \w+"):
+        fit(new_model(), synthetic_images(n=64, seed=1), out_dir=tmp_path, **COMMON)
+    with pytest.raises(CheckpointMismatchError, match=r"data.val"):
+        fit(new_model(), synthetic_images(n=64, seed=0), synthetic_images(n=8), out_dir=tmp_path,
+            **COMMON)
+    with pytest.raises(CheckpointMismatchError, match=r"data.train.augment crop_flip != flip"):
+        fit(new_model(), synthetic_images(n=64, augment="crop_flip"), out_dir=tmp_path, **COMMON)
+    again = fit(new_model(), synthetic_images(n=64, seed=0), out_dir=tmp_path, **COMMON)
+    assert again.resumed_from["epoch"] == 3
+
+
+def test_checkpoint_of_another_context_is_rejected(tmp_path):
     train = synthetic_images(n=64)
-    model = new_model()
-    model.config, model.genome = {"expansion": 0.25}, (1, 2)
-    fit(model, train, out_dir=tmp_path, **COMMON)
-    other = new_model()
-    other.config, other.genome = {"expansion": 0.25}, (4, 4)  # another active genome: same model
-    load_checkpoint(tmp_path / "last.pt", other)
-    other.config = {"expansion": 0.5}
-    with pytest.raises(CheckpointMismatchError, match=r"config: checkpoint \{'expansion': 0.25\}"):
-        load_checkpoint(tmp_path / "last.pt", other)
+    fit(new_model(), train, out_dir=tmp_path, context={"code": "abc", "init": 1}, **COMMON)
+    with pytest.raises(CheckpointMismatchError, match=r"context.code def != abc in checkpoint"):
+        fit(new_model(), train, out_dir=tmp_path, context={"code": "def", "init": 1}, **COMMON)
+    again = fit(new_model(), train, out_dir=tmp_path, context={"init": 1, "code": "abc"}, **COMMON)
+    assert again.resumed_from["epoch"] == 3
+
+
+def test_identity_uses_build_kwargs_not_the_mutable_genome(tmp_path):
+    """Equal shapes, another activation quantizer: build_kwargs tell the two models apart; a
+    supernet's active genome (mutable state) is not part of the identity."""
+    from bnnlib import models, supernet
+
+    kw = dict(num_classes=6, in_channels=1, expansion=0.25, width_mult=0.25)
+    train = synthetic_images(n=32)
+    fit(models.build("vgg_small", **kw), train, out_dir=tmp_path / "a", epochs=1, progress=False)
+    ste = models.build("vgg_small", act_quantizer="ste_sign", **kw)
+    with pytest.raises(CheckpointMismatchError,
+                       match=r"model.build_kwargs.act_quantizer ste_sign != dorefa"):
+        load_checkpoint(tmp_path / "a" / "last.pt", ste)
+    sn = supernet.build("vgg_small", num_classes=6, in_channels=1, width_mult=0.25)
+    fit(sn, train, out_dir=tmp_path / "sn", epochs=1, progress=False)
+    other = supernet.build("vgg_small", num_classes=6, in_channels=1, width_mult=0.25)
+    other.set_genome((0.25,) * 6)
+    load_checkpoint(tmp_path / "sn" / "last.pt", other)
+    capped = supernet.build("vgg_small", num_classes=6, in_channels=1, width_mult=0.25,
+                            width_choices=(0.5, 1.0, 4.0))
+    with pytest.raises(CheckpointMismatchError, match=r"model.build_kwargs.width_choices"):
+        load_checkpoint(tmp_path / "sn" / "last.pt", capped)
+
+
+def test_corrupt_last_checkpoint_is_moved_aside_and_best_resumes(tmp_path):
+    """A corrupt last.pt never costs the other files: it is moved aside, and best.pt (a whole
+    run state at its epoch) continues the run to the uninterrupted result."""
+    train, val = synthetic_images(n=64), synthetic_images(n=32, seed=1, augment=None)
+    reference = new_model()
+    ref = fit(reference, train, val, out_dir=tmp_path / "ref", **COMMON)
+    run = tmp_path / "run"
+    fit(new_model(), train, val, out_dir=run, **{**COMMON, "epochs": 3})
+    raw = (run / "last.pt").read_bytes()
+    (run / "last.pt").write_bytes(raw[: len(raw) // 2])  # a partial write
+    model = new_model(seed=5)
+    with pytest.warns(RuntimeWarning, match=r"last.pt is corrupt.*Moved it to .*last.pt.corrupt"):
+        result = fit(model, train, val, out_dir=run, **COMMON)
+    assert (run / "last.pt.corrupt").exists() and (run / "best.pt").exists()
+    assert result.resumed_from["checkpoint"] == "best.pt"
+    assert without_timing(result.history) == without_timing(ref.history)
+    assert_same_weights(model, reference)
+    assert (run / "history.json").exists()
+
+
+def test_corrupt_last_and_best_start_over(tmp_path):
+    train = synthetic_images(n=64)
+    fit(new_model(), train, out_dir=tmp_path, **COMMON)
+    for name in ("last.pt", "best.pt"):
+        (tmp_path / name).write_bytes(b"PK\x03\x04 not ours")
+    with pytest.warns(RuntimeWarning, match="not a bnnlib checkpoint"):
+        result = fit(new_model(), train, out_dir=tmp_path, **COMMON)
+    assert result.resumed_from is None and len(result.history) == 3
+    assert sorted(p.name for p in tmp_path.glob("*.corrupt")) == ["best.pt.corrupt", "last.pt.corrupt"]
 
 
 def test_corrupt_or_partial_checkpoint_is_detected(tmp_path):
@@ -332,7 +414,7 @@ def test_corrupt_or_partial_checkpoint_is_detected(tmp_path):
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])  # partial write
     with pytest.raises(CorruptFileError, match="corrupt or partially written"):
-        fit(new_model(), train, out_dir=tmp_path, **COMMON)
+        load_checkpoint(path, new_model())
     flipped = bytearray(raw)
     flipped[-100] ^= 0xFF  # one altered byte
     path.write_bytes(bytes(flipped))
