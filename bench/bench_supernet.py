@@ -25,12 +25,11 @@ import time
 
 import numpy as np
 import torch
-from sizes import profile_kwargs
+from sizes import FAMILIES, profile_kwargs
 from torch import nn
 
 from bnnlib import supernet
 from bnnlib.evaluators import OneShotEvaluator
-from bnnlib.study import FAMILIES
 
 
 def step_times(sn, static, genome, x, y, steps: int) -> tuple[float, float]:

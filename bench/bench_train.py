@@ -23,11 +23,10 @@ import statistics
 import time
 
 import torch
-from sizes import profile_kwargs
+from sizes import FAMILIES, profile_kwargs
 from torch import nn
 
 from bnnlib.models import build
-from bnnlib.study import FAMILIES
 
 
 def model_kwargs(name: str, args: argparse.Namespace) -> dict:

@@ -1,16 +1,15 @@
 """Model sizes of a study profile (``profiles/<name>.yaml``), so the benchmarks time what the
-pipeline trains: MobileNet modules at ``groups.model``, VGG-small and ResNet-18 at their
-``widths.families`` entry, turned into model keywords by the stages' own
-:meth:`bnnlib.study.Settings.base_model_kwargs`."""
+pipeline trains: the profile is read and validated by :mod:`bnnlib.settings`, and turned into
+model keywords by the stages' own :func:`bnnlib.stages.common.model_kwargs`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from bnnlib import settings
+from bnnlib.stages.common import model_kwargs
 
-from bnnlib.study import FAMILIES, WIDTHS_FAMILIES, Settings
-
+FAMILIES = settings.FAMILIES
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 
 
@@ -22,11 +21,6 @@ def profile_kwargs(family: str, profile: str = "cpu") -> dict:
         raise ValueError(f"unknown profile {profile!r}; known: {known}")
     if family not in FAMILIES:
         raise ValueError(f"family {family!r} is not in profile {profile!r}; known: {list(FAMILIES)}")
-    cfg = yaml.safe_load(path.read_text())
-    entry = (cfg["widths"]["families"][family] if family in WIDTHS_FAMILIES
-             else cfg["groups"]["model"])
-    settings = Settings(family=family, dataset="fashion_mnist", width_mult=entry["width_mult"],
-                        small_input=entry.get("small_input", False))
-    kwargs = settings.base_model_kwargs()
+    kwargs = model_kwargs(settings.view("uniform", family, path, root=PROFILES.parent))
     del kwargs["num_classes"], kwargs["in_channels"]  # the benchmarks fix Fashion-MNIST shapes
     return kwargs

@@ -625,3 +625,40 @@ def write_all_tables(runs_dir: str | Path = "runs", out_dir: str | Path = "repor
     readme = out / "README.md"
     readme.write_text("\n".join(intro) + "\n" + "\n".join(to_markdown(f) for f in tables.values()))
     return paths + [readme]
+
+
+# --------------------------------------------------------------------------------------------
+# Proxy quality and stage summaries
+
+
+def kendall_table(runs_dir: str | Path = "runs") -> pd.DataFrame:
+    """Rank correlation of one-shot supernet scores (stage 03) and the test accuracies of the
+    same uniform genomes trained standalone (stage 01), one row per family."""
+    from .search import kendall_tau
+
+    rows = []
+    for path in sorted(Path(runs_dir).glob("search/*/uniform_scores.json")):
+        family = path.parent.name
+        scores, accs = [], []
+        for variant, entry in json.loads(path.read_text()).items():
+            trained = Path(runs_dir) / "uniform" / family / variant / "result.json"
+            if trained.exists():
+                scores.append(entry["score"])
+                accs.append(json.loads(trained.read_text())["test_top1"])
+        tau = kendall_tau(scores, accs) if len(scores) >= 2 else float("nan")
+        rows.append({"family": family, "genomes": len(scores), "kendall_tau": tau,
+                     "one_shot_scores": [round(100 * x, 2) for x in scores],
+                     "trained_test_top1": [round(100 * x, 2) for x in accs]})
+    return pd.DataFrame(rows, columns=["family", "genomes", "kendall_tau", "one_shot_scores",
+                                       "trained_test_top1"])
+
+
+def results_frame(results: list[dict]) -> pd.DataFrame:
+    """A compact table of a stage's result records, accuracies in percent (for notebooks)."""
+    keys = ("family", "variant", "method", "test_top1", "test_top5", "best_acc", "ops",
+            "best_ops", "memory_bits", "evaluations", "train_seconds", "search_seconds")
+    frame = pd.DataFrame([{k: r.get(k) for k in keys if r.get(k) is not None} for r in results])
+    for col in ("test_top1", "test_top5", "best_acc"):
+        if col in frame:
+            frame[col] = (100 * frame[col]).round(2)
+    return frame

@@ -2,15 +2,19 @@
 
 Runs `dvc repro` (every notebook through papermill), then checks that every table of both
 papers has every row with our values filled, that the report index, claims and metrics exist,
-that a second `dvc repro` has nothing to do, and that changing one stage's parameter
-invalidates only that stage and what depends on it. Takes a few minutes on 2 cores;
+that a second `dvc repro` has nothing to do, that a bad params.yaml stops `dvc repro` within
+seconds naming the key, that editing a plot function invalidates only `tables`, and that
+changing settings redoes exactly the items they determine: a lowered M1 budget gives a genome
+within it, and ResNet-18 with another stem is trained from scratch. A few minutes on 2 cores;
 deselect with `-m "not pipeline"`.
 """
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,10 +30,21 @@ PAPER_ROWS = {"phan_table1": 15, "phan_table2": 5, "phan_table3": 15, "phan_tabl
               "shen_table1": 7, "shen_table2": 10}
 
 
-def _run(args, cwd, env, timeout=1500):
+def _run(args, cwd, env, timeout=1500, check=True):
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    return proc.stdout + proc.stderr
+    if check:
+        assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc.stdout + proc.stderr if check else proc
+
+
+def _changed(status: str) -> set[str]:
+    """Stage names `dvc status` reports as changed."""
+    return {line.strip().rstrip(":") for line in status.splitlines()
+            if line and not line.startswith(("\t", " ")) and line.strip().endswith(":")}
+
+
+def _ran(log: str) -> set[str]:
+    return {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +104,7 @@ def test_reports_claims_figures_and_notebooks(smoke_repo):
     assert set(claims["verdict"]) <= {"supported", "not supported"}, claims["verdict"].value_counts()
     executed = sorted((repo / "reports/executed").glob("*.ipynb"))
     assert len(executed) == 21
+    assert not (repo / "notebooks/runs").exists() and not (repo / "scratch").exists()
 
 
 def test_metrics_are_listed_by_dvc(smoke_repo):
@@ -97,18 +113,79 @@ def test_metrics_are_listed_by_dvc(smoke_repo):
     assert "reports/metrics.json" in out and "metrics/uniform/vgg_small.json" in out
 
 
-def test_second_repro_does_nothing_and_a_param_change_reruns_only_downstream(smoke_repo):
+def test_a_second_repro_has_nothing_to_do(smoke_repo):
     repo, env, dvc, _ = smoke_repo
     assert "up to date" in _run(dvc + ["status"], repo, env)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("  val_size: 256", "  val_size: 256\n  vall_size: 1"), "unknown key data.vall_size (did you mean 'val_size'?)"),
+    (("small_input: false, max_groups", "small_input: no, max_groups"), "groups.model.small_input = 'no' is not true or false"),
+])
+def test_a_bad_params_yaml_stops_repro_within_seconds(smoke_repo, edit, message):
+    repo, env, dvc, _ = smoke_repo
     params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("lam_b: 1.0", "lam_b: 2.0"))
-    status = _run(dvc + ["status"], repo, env)
-    changed = {line.strip().rstrip(":") for line in status.splitlines()
-               if line and not line.startswith(("\t", " ")) and line.strip().endswith(":")}
-    assert changed == {"search_widths@vgg_small", "search_widths@resnet18"}, status
-    log = _run(dvc + ["repro"], repo, env)
-    ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
-    # the searches whose parameter changed, then what reads their results; nothing else
-    assert ran == {"search_widths@vgg_small", "search_widths@resnet18",
-                   "retrain_widths@vgg_small", "retrain_widths@resnet18", "tables"}, log
+    good = params.read_text()
+    assert edit[0] in good
+    params.write_text(good.replace(edit[0], edit[1], 1))
+    try:
+        start = time.perf_counter()
+        proc = _run(dvc + ["repro"], repo, env, check=False)
+        seconds = time.perf_counter() - start
+    finally:
+        params.write_text(good)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert _ran(proc.stdout + proc.stderr) == {"params"}, "nothing else started"
+    assert seconds < 60, seconds  # the settings check itself imports no torch: about a second
+    assert "up to date" in _run(dvc + ["status"], repo, env)
+
+
+def test_editing_a_plot_function_invalidates_only_tables(smoke_repo):
+    repo, env, dvc, _ = smoke_repo
+    plots = repo / "bnnlib/plots.py"
+    original = plots.read_text()
+    marker = '    fig, axes = _figure(6, 3.5)\n    ax = axes[0, 0]\n    for r in results:\n        history ='
+    assert marker in original
+    plots.write_text(original.replace(marker, marker.replace("6, 3.5", "7, 3.5"), 1))
+    try:
+        assert _changed(_run(dvc + ["status"], repo, env)) == {"tables"}
+    finally:
+        plots.write_text(original)
+    assert "up to date" in _run(dvc + ["status"], repo, env)
+
+
+def test_changed_settings_redo_exactly_the_items_they_determine(smoke_repo):
+    """Lower M1's budget below what the search found, give ResNet-18 the stride-1 stem: the M1
+    search starts over within the new budget, ResNet-18 is trained from scratch, nothing else."""
+    repo, env, dvc, _ = smoke_repo
+    runs = repo / "runs"
+    before = json.loads((runs / "search/mobilenet_m1/evolution/result.json").read_text())
+    log = [json.loads(line) for line in (runs / "search/mobilenet_m1/evolution/log.jsonl").open()]
+    ops = sorted(e["extras"]["ops"] for e in log)
+    max_ops = ops[len(ops) // 4]  # a quarter of the evaluated genomes fit: the search can start
+    params = repo / "params.yaml"
+    text = params.read_text()
+    m1 = "mobilenet_m1: {dataset: fashion_mnist, data_root: data/raw, budget_position: null, max_ops: null}"
+    r18 = "resnet18: {dataset: fashion_mnist, data_root: data/raw, width_mult: 0.0625, small_input: false}"
+    assert m1 in text and r18 in text
+    params.write_text(text.replace(m1, m1.replace("max_ops: null", f"max_ops: {max_ops}"))
+                      .replace(r18, r18.replace("small_input: false", "small_input: true")))
+    widths_r18 = {f"{stage}_widths@resnet18" for stage in ("uniform", "supernet", "search", "retrain")}
+    assert _changed(_run(dvc + ["status"], repo, env)) == {"params", "search_groups@mobilenet_m1"} | widths_r18
+    out = _run(dvc + ["repro"], repo, env)
+    assert _ran(out) == ({"params", "search_groups@mobilenet_m1", "retrain_groups@mobilenet_m1", "tables"}
+                         | widths_r18)
+    after = json.loads((runs / "search/mobilenet_m1/evolution/result.json").read_text())
+    assert after["max_ops"] == max_ops and after["best_ops"] <= max_ops < before["max_ops"]
+    line = next(x for x in out.splitlines() if "evolution] starting over:" in x)
+    assert f"fitness.max_ops {max_ops:.0f} != {before['max_ops']:.10g}" in line
+    retrained = json.loads((runs / "retrain/mobilenet_m1/searched/result.json").read_text())
+    assert retrained["genome"] == after["best"]
+    for variant in ("fp", "uniform1x", "uniform2x", "uniform3x", "uniform4x"):
+        assert f"uniform/resnet18/{variant}] starting over: model.build_kwargs.small_input true != false" in out
+        result = json.loads((runs / "uniform/resnet18" / variant / "result.json").read_text())
+        assert result["model_kwargs"]["small_input"] is True and result["epochs"] == 1
+    # Phan's Random Group genome did not change: that model is reused, not retrained
+    assert "resumed from runs/retrain/mobilenet_m1/random/last.pt at epoch 1" in out
     assert "up to date" in _run(dvc + ["status"], repo, env)

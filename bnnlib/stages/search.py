@@ -1,0 +1,191 @@
+"""Stage 03: evolutionary search and the random baseline with the same evaluation budget.
+
+Groups study: Phan et al. Algorithm 1 maximising one-shot accuracy (supernet + BN
+recalibration on a fixed seeded subset) under a FLOP budget ``max_ops``. Widths study: the same
+loop with Shen et al.'s fitness ``max(Acc - lambda * OPs / OPs_1x, 0)`` for two trade-offs
+(``lam_a`` gives Auto-A, ``lam_b`` Auto-B); candidates are prefix slices of the 4x model,
+fine-tuned ``finetune_epochs`` epochs (0: one-shot with BN recalibration).
+
+Choices where the papers leave the CPU-scale study open:
+
+- Budget. Phan et al.'s MaxFLOPs (1.55 / 0.80 / 0.50 x1e8 for M1 / M2 / M3 on ImageNet) sit at a
+  relative position between the uniform groups = 16 and groups = 1 models' FLOPs (Table 1). At
+  other sizes the budget is placed at the same position:
+  ``max_ops = ops(sparse) + budget_position * (ops(g1) - ops(sparse))``, where ``sparse`` is
+  groups = 16 in every gene, or a gene's largest candidate below 16 where 16 is not one (narrow
+  models, ``max_groups < 16``); the log names that reference.
+- The evaluations of the two trade-offs are shared: a genome scored once is not scored again.
+
+Each search's state records, besides the search's own arguments, the digest of the supernet
+weights it scores, the evaluator (kind, images, seeds, data fingerprints), the fitness or
+budget and the code digest: a state written under anything else starts over, saying why
+(``starting over: fitness.max_ops 52323 != 56014 in state``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .. import search
+from ..data import dataset_fingerprint
+from ..evaluators import FinetuneEvaluator, OneShotEvaluator
+from ..fingerprint import code_digest
+from ..settings import View
+from ..utils import CorruptFileError, write_json
+from . import supernet as supernet_stage
+from .common import (
+    base_record,
+    datasets,
+    display,
+    input_size,
+    log,
+    model_kwargs,
+    write_stage_metrics,
+)
+
+#: modules whose code determines a search's result
+SEARCH_CODE = ("bnnlib.search", "bnnlib.evaluators", "bnnlib.supernet", "bnnlib.flops")
+#: Phan et al. Table 2 MaxFLOPs placed between the uniform g16 and g1 models' FLOPs (Table 1)
+PAPER_BUDGET_POSITION = {
+    "mobilenet_m1": (1.55 - 1.50) / (2.13 - 1.50),
+    "mobilenet_m2": (0.80 - 0.30) / (2.13 - 0.30),
+    "mobilenet_m3": (0.50 - 0.24) / (0.87 - 0.24),
+}
+SPARSE_GROUPS = 16
+
+
+class CachedAccuracy:
+    """Memoises an evaluator by genome (two fitness trade-offs share the evaluations)."""
+
+    def __init__(self, evaluate_fn):
+        self.evaluate_fn, self.cache, self.seconds = evaluate_fn, {}, 0.0
+
+    def __call__(self, genome) -> float:
+        key = tuple(genome)
+        if key not in self.cache:
+            start = time.perf_counter()
+            self.cache[key] = float(self.evaluate_fn(genome))
+            self.seconds += time.perf_counter() - start
+        return self.cache[key]
+
+
+def sparse_genome(choices) -> list[int]:
+    """Groups = 16 per gene, or the gene's largest candidate below 16 where 16 is not one."""
+    return [max(c for c in gene if c <= SPARSE_GROUPS) for gene in choices]
+
+
+def budget(s: View, sn) -> float:
+    """The groups study's FLOP budget in OPs (see the module docstring)."""
+    if s.max_ops is not None:
+        return float(s.max_ops)
+    size = input_size(s)
+    dense, sparse = [1] * len(sn.choices), sparse_genome(sn.choices)
+    if any(g != SPARSE_GROUPS for g in sparse):
+        log(f"   budget reference: groups {sparse} (16 is not a candidate of every gene)")
+    position = PAPER_BUDGET_POSITION[s.family] if s.budget_position is None else s.budget_position
+    low = sn.ops(sparse, size)
+    return low + position * (sn.ops(dense, size) - low)
+
+
+def make_evaluator(s: View, sn) -> tuple[CachedAccuracy, dict]:
+    """The candidate scorer of the view and its identity (for the search state)."""
+    train_plain, val_data, _ = datasets(s, augment=False)
+    common = {"calib_images": s.calib_images, "val_images": s.val_images, "seed": s.seed}
+    if s.study == "groups" or s.finetune_epochs == 0:
+        evaluator = OneShotEvaluator(sn, train_plain, val_data, **common)
+        kind = {"kind": "one-shot"}
+    else:
+        evaluator = FinetuneEvaluator(sn, datasets(s)[0], val_data, epochs=s.finetune_epochs, **common)
+        kind = {"kind": "finetune", "epochs": s.finetune_epochs, "recipe": evaluator.fit_kwargs,
+                "train": dataset_fingerprint(evaluator.train_data)}
+    identity = {**kind, **common, "batch_size": evaluator.batch_size,
+                "calib": dataset_fingerprint(evaluator.calib),
+                "val": dataset_fingerprint(evaluator.val)}
+    return CachedAccuracy(evaluator), identity
+
+
+def trade_offs(s: View, sn, acc: CachedAccuracy) -> dict[str, tuple]:
+    """``{method suffix: (fitness, constraint, fitness identity)}`` of the view's study."""
+    size = input_size(s)
+
+    def ops(genome):
+        return sn.ops(genome, size)
+
+    if s.study == "groups":
+        max_ops = budget(s, sn)
+        fitness, constraint = search.accuracy_under_budget(acc, ops, max_ops)
+        return {"": (fitness, constraint, {"max_ops": max_ops, "lam": None, "ops_ref": None})}
+    ops_ref = ops([1.0] * len(sn.choices))
+    return {
+        f"_{tag}": (search.shen_fitness_fn(acc, ops, ops_ref, lam=lam), None,
+                    {"max_ops": None, "lam": lam, "ops_ref": ops_ref})
+        for tag, lam in (("a", s.lam_a), ("b", s.lam_b))
+    }
+
+
+def search_one(s: View, method: str, out: Path, choices, fitness, constraint, context: dict,
+               evaluations: int | None = None):
+    """One search, resumed from ``out/state.json``, or started over if that is stale or corrupt."""
+    kw = {"log_path": out / "log.jsonl", "state_path": out / "state.json", "seed": s.seed,
+          "progress": s.progress, "context": context}
+
+    def go():
+        if method.startswith("evolution"):
+            return search.evolutionary_search(
+                choices, fitness, constraint, population=s.population, topk=s.topk,
+                crossovers=s.crossovers, mutations=s.mutations, iterations=s.iterations,
+                mutation_prob=s.mutation_prob, **kw)
+        return search.random_search(choices, fitness, constraint, evaluations=evaluations, **kw)
+
+    start = time.perf_counter()
+    try:
+        result = go()
+    except (search.StateMismatchError, CorruptFileError) as err:
+        log(f"[{display(out)}] starting over: {getattr(err, 'detail', err)}")
+        for name in ("log.jsonl", "state.json"):
+            (out / name).unlink(missing_ok=True)
+        result = go()
+    return result, time.perf_counter() - start
+
+
+def run(s: View) -> list[dict]:
+    """Evolution and random search per trade-off; writes each method's ``result.json``."""
+    sn, weights = supernet_stage.load(s)
+    acc, evaluator = make_evaluator(s, sn)
+    base = {**base_record(s), "model_kwargs": model_kwargs(s), "choices": sn.choices,
+            "train_data": dataset_fingerprint(datasets(s)[0]), "supernet_weights": weights}
+    context = {"supernet": weights, "evaluator": evaluator, "input_size": list(input_size(s)),
+               "code": code_digest(SEARCH_CODE)}
+    results = []
+    for suffix, (fitness, constraint, info) in trade_offs(s, sn, acc).items():
+        evolution = None
+        for method in ("evolution" + suffix, "random" + suffix):
+            out = s.runs_dir / "search" / s.family / method
+            log(f"== search: {s.family} {method} {info}")
+            budget_size = evolution.evaluations if evolution is not None else None
+            res, seconds = search_one(s, method, out, sn.choices, fitness, constraint,
+                                      {**context, "fitness": info}, budget_size)
+            evolution = evolution or res
+            best = next(e for e in res.history if tuple(e.genome) == tuple(res.best))
+            record = {**base, "method": method, "best": list(res.best),
+                      "best_fitness": res.best_fitness, "best_acc": best.extras.get("acc"),
+                      "best_ops": best.extras.get("ops"), **info, "evaluations": res.evaluations,
+                      "search_seconds": seconds, "history": "log.jsonl", "notes": res.notes}
+            write_json(out / "result.json", record)
+            results.append(record)
+    write_uniform_scores(s, sn, acc)
+    write_stage_metrics(s, "search", results)
+    return results
+
+
+def write_uniform_scores(s: View, sn, acc: CachedAccuracy) -> Path:
+    """One-shot scores of the uniform genomes: with their standalone accuracies (stage 01) they
+    give the rank correlation of supernet scores and trained accuracies (Kendall tau)."""
+    n = len(sn.choices)
+    if s.study == "groups":
+        genomes = {f"groups{g}": (g,) * n for g in (1, 4, 16) if all(g in c for c in sn.choices)}
+    else:
+        genomes = {f"uniform{e}x": (float(e),) * n for e in (1, 2, 3, 4)}
+    scores = {v: {"genome": list(g), "score": acc(g)} for v, g in genomes.items()}
+    return write_json(s.runs_dir / "search" / s.family / "uniform_scores.json", scores)

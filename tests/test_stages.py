@@ -1,0 +1,262 @@
+"""The stages: every persisted item is a pure function of what determines it.
+
+Each test reruns a stage after changing one thing that determines an item (a budget, a model
+keyword, the data, the supernet weights) and checks that exactly that item starts over, saying
+why, and that the result matches the new settings; or that a corrupt file costs only itself.
+Tiny sizes (64 Fashion-MNIST images, one epoch) keep each run to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bnnlib import settings
+from bnnlib.stages import common, retrain, search, supernet, uniform
+from bnnlib.stages.common import StaleUpstreamError
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"data.val_size": 64, "data.train_subset": 64, "data.test_subset": 50,
+        "groups.model.width_mult": 0.25, "groups.search.calib_images": 32,
+        "groups.search.val_images": 32, "widths.search.calib_images": 32,
+        "widths.search.val_images": 32}
+
+
+@pytest.fixture
+def study(tmp_path):
+    """``view(stage, family, **overrides)`` on the smoke profile at tiny sizes, under tmp_path."""
+    if not Path("/usr/share/datasets/fashion-mnist").exists() and not (ROOT / "data/raw").exists():
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    shutil.copy(ROOT / "profiles/smoke.yaml", tmp_path / "params.yaml")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    data = ROOT / "data/raw/fashion_mnist"
+    if data.exists():
+        shutil.copytree(data, tmp_path / "data/raw/fashion_mnist")
+
+    def view(stage, family, **overrides):
+        return settings.view(stage, family, "params.yaml", {**TINY, **overrides}, root=tmp_path)
+
+    return view
+
+
+def log_of(capsys) -> str:
+    return capsys.readouterr().out
+
+
+# ---- training items ---------------------------------------------------------------------------
+
+def test_a_finished_model_is_reused_and_a_changed_one_starts_over(study, capsys):
+    first = common.train_item(study("uniform", "resnet18"), "uniform", "uniform1x", {"expansion": 1.0})
+    again = common.train_item(study("uniform", "resnet18"), "uniform", "uniform1x", {"expansion": 1.0})
+    assert "resumed from" in log_of(capsys) and again["weights"] == first["weights"]
+    for change, reason in [
+        ({"small_input": True}, "model.build_kwargs.small_input true != false"),
+        ({"data_seed": 1}, "data.train.indices"),
+        ({"val_size": 80}, "data.train"),
+        ({"epochs": 2}, "recipe.epochs 2 != 1"),
+        ({"seed": 3}, "context.init"),
+    ]:
+        result = common.train_item(study("uniform", "resnet18", **change), "uniform", "uniform1x",
+                                   {"expansion": 1.0})
+        out = log_of(capsys)
+        assert "[" in out and "starting over: " in out and reason in out, (change, out)
+        assert "resumed from" not in out
+        assert result["weights"] != first["weights"]
+        assert result["settings"][next(iter(change))] == next(iter(change.values()))
+        common.train_item(study("uniform", "resnet18"), "uniform", "uniform1x", {"expansion": 1.0})
+        log_of(capsys)
+
+
+def test_other_data_of_the_same_size_starts_training_over(study, tmp_path, capsys):
+    """Another copy of the data with one label changed: same sizes, same settings. Its folder
+    has a space in its name (no command line is built from settings any more)."""
+    common.train_item(study("uniform", "vgg_small"), "uniform", "uniform1x", {"expansion": 1.0})
+    log_of(capsys)
+    from bnnlib.data import _complete_idx_dir, load_fashion_mnist, read_idx
+
+    load_fashion_mnist(tmp_path / "data/raw", download=False)
+    source = _complete_idx_dir(tmp_path / "data/raw/fashion_mnist") or _complete_idx_dir(
+        Path("/usr/share/datasets/fashion-mnist"))
+    other = tmp_path / "other data/fashion_mnist"
+    other.mkdir(parents=True)
+    for path in source.values():
+        shutil.copy(path, other / path.name)
+    labels = read_idx(other / source["train_labels"].name)
+    changed = labels.copy()
+    changed[0] = (changed[0] + 1) % 10
+    import gzip
+
+    raw = bytes([0, 0, 8, 1]) + len(changed).to_bytes(4, "big") + changed.tobytes()
+    target = other / "train-labels-idx1-ubyte.gz"
+    (other / source["train_labels"].name).unlink()
+    with gzip.open(target, "wb") as fh:
+        fh.write(raw)
+    common.train_item(study("uniform", "vgg_small", data_root="other data"), "uniform",
+                      "uniform1x", {"expansion": 1.0})
+    assert "starting over: data.train" in log_of(capsys)
+
+
+def test_a_corrupt_checkpoint_costs_only_itself(study, capsys):
+    s = study("uniform", "vgg_small", epochs=2)
+    common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0})
+    item = s.runs_dir / "uniform/vgg_small/uniform1x"
+    (item / "last.pt").write_bytes(b"truncated")
+    with pytest.warns(RuntimeWarning, match=r"last.pt is not a bnnlib checkpoint"):
+        common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0})
+    assert "resumed from" in log_of(capsys)
+    assert {p.name for p in item.iterdir()} >= {"best.pt", "history.json", "last.pt.corrupt", "last.pt"}
+
+
+# ---- supernets and searches ---------------------------------------------------------------------
+
+def test_lowering_the_budget_restarts_the_search_within_the_new_budget(study, capsys):
+    supernet.run(study("supernet", "mobilenet_m1"))
+    first = search.run(study("search", "mobilenet_m1", budget_position=0.6))
+    lower = 0.5 * (first[0]["max_ops"] + min(r["best_ops"] for r in first))
+    log_of(capsys)
+    again = search.run(study("search", "mobilenet_m1", max_ops=lower))
+    out = log_of(capsys)
+    assert f"evolution] starting over: fitness.max_ops {lower:.10g} != {first[0]['max_ops']:.10g} in state" in out
+    assert f"random] starting over: fitness.max_ops {lower:.10g}" in out
+    for record in again:
+        assert record["best_ops"] <= lower and record["max_ops"] == pytest.approx(lower)
+    # the same settings again: both searches resume their finished states
+    search.run(study("search", "mobilenet_m1", max_ops=lower))
+    assert "starting over" not in log_of(capsys)
+    # the scorer's images are part of the state too
+    search.run(study("search", "mobilenet_m1", max_ops=lower, val_images=16))
+    assert "evaluator.val_images 16 != 32" in log_of(capsys)
+
+
+def test_a_retrained_supernet_restarts_the_search(study, capsys):
+    supernet.run(study("supernet", "vgg_small"))
+    search.run(study("search", "vgg_small"))
+    retrained = supernet.run(study("supernet", "vgg_small", lr=0.002))  # same construction
+    log_of(capsys)
+    search.run(study("search", "vgg_small"))
+    out = log_of(capsys)
+    assert out.count("starting over: supernet ") == 4, out  # evolution/random of both trade-offs
+    state = study("search", "vgg_small").runs_dir / "search/vgg_small/evolution_a/state.json"
+    assert json.loads(state.read_text())["context"]["supernet"] == retrained["weights"]
+
+
+def test_a_truncated_search_state_restarts_that_search(study, capsys):
+    supernet.run(study("supernet", "mobilenet_m3"))
+    first = search.run(study("search", "mobilenet_m3"))
+    path = study("search", "mobilenet_m3").runs_dir / "search/mobilenet_m3/evolution/state.json"
+    path.write_text(path.read_text()[:100])
+    log_of(capsys)
+    again = search.run(study("search", "mobilenet_m3"))
+    out = log_of(capsys)
+    assert "search/mobilenet_m3/evolution] starting over:" in out and "state.json" in out
+    assert "random] starting over" not in out
+    assert [r["best"] for r in again] == [r["best"] for r in first]  # deterministic rerun
+
+
+def test_search_refuses_a_supernet_of_other_settings(study):
+    supernet.run(study("supernet", "vgg_small"))
+    with pytest.raises(StaleUpstreamError, match=r"model.model.width_mult 0.125 != 0.0625.*supernet_widths@vgg_small"):
+        search.run(study("search", "vgg_small", width_mult=0.125))
+    with pytest.raises(StaleUpstreamError, match=r"data.indices"):
+        search.run(study("search", "vgg_small", data_seed=2))
+    with pytest.raises(FileNotFoundError, match="run stage 02"):
+        search.run(study("search", "resnet18"))
+
+
+def test_retrain_refuses_a_search_of_other_settings(study):
+    supernet.run(study("supernet", "mobilenet_m2"))
+    search.run(study("search", "mobilenet_m2"))
+    with pytest.raises(StaleUpstreamError, match=r"model_kwargs.small_input true != false.*search_groups@mobilenet_m2"):
+        retrain.genomes(study("retrain", "mobilenet_m2", small_input=True))
+    genomes = retrain.genomes(study("retrain", "mobilenet_m2"))
+    assert set(genomes) == {"searched", "random"} and len(genomes["random"]) == 18
+
+
+@pytest.mark.parametrize("overrides", [{}, {"max_groups": 8}])
+def test_default_budget_when_16_groups_is_not_a_candidate(study, overrides, capsys):
+    """Width 0.25 leaves 8 channels in block 1 (16 groups impossible); max_groups=8 caps all."""
+    s = study("search", "mobilenet_m1", **overrides)
+    sn = supernet.build(s)
+    sparse = search.sparse_genome(sn.choices)
+    assert sparse[0] == 8 and all(g <= 16 for g in sparse)
+    max_ops = search.budget(s, sn)
+    dense = sn.ops([1] * len(sn.choices), (1, 28, 28))
+    assert sn.ops(sparse, (1, 28, 28)) < max_ops < dense
+    assert "budget reference: groups [8" in log_of(capsys)
+    assert search.budget(study("search", "mobilenet_m1", max_ops=123.0), sn) == 123.0
+
+
+# ---- small pieces -----------------------------------------------------------------------------
+
+def test_uniform_rows_follow_the_papers():
+    assert uniform.variants("mobilenet_m2", "groups") == ["groups4", "groups16"]
+    assert uniform.variants("vgg_small", "widths") == ["fp", "uniform1x", "uniform2x", "uniform3x", "uniform4x"]
+    assert uniform.variant_kwargs("mobilenet_m2", "groups", "groups4") == {"groups": 4, "real_groups": 4}
+    with pytest.raises(ValueError, match="groups1, groups4, groups16"):
+        uniform.variant_kwargs("mobilenet_m1", "groups", "groups8")
+
+
+def test_genome_codec_round_trips():
+    genome = list(range(1, 19))
+    kwargs = common.genome_kwargs("mobilenet_m2", genome)
+    assert kwargs == {"groups": genome[:13], "real_groups": genome[13:]}
+    assert common.genome_of("mobilenet_m2", kwargs) == genome
+    assert common.genome_of("mobilenet_m2", {"groups": 4, "real_groups": 4}) == [4] * 18
+    assert common.genome_of("resnet18", {"expansion": 2.0}) == [2.0] * 12
+    assert common.genome_of("vgg_small", {"binary": False, "expansion": 1.0}) is None
+
+
+def test_random_genome_is_seeded_and_valid():
+    choices = [[1, 2, 4], [1, 3], [1, 2, 4, 8]]
+    a = retrain.random_genome(choices, 0)
+    assert a == retrain.random_genome(choices, 0) and all(g in c for g, c in zip(a, choices, strict=True))
+    assert any(retrain.random_genome(choices, s) != a for s in range(1, 10))
+
+
+def test_cached_accuracy_evaluates_each_genome_once():
+    calls = []
+    acc = search.CachedAccuracy(lambda g: calls.append(tuple(g)) or 0.5)
+    assert acc((1, 2)) == acc([1, 2]) == 0.5 and calls == [(1, 2)]
+
+
+def test_notebooks_have_a_tagged_parameters_cell_and_no_outputs():
+    import nbformat
+
+    from bnnlib.notebook import parameter_names
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, path.name
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
+        names = set(parameter_names(path))
+        defaults = {}
+        exec(tagged[0].source, {}, defaults)  # noqa: S102 - our own notebook's parameters cell
+        # hand runs write outside the pipeline's DVC-owned runs/, metrics/ and reports/
+        for key in ("runs_dir", "metrics_dir", "reports_dir"):
+            if key in defaults and not (key == "runs_dir" and path.stem == "05_tables"):
+                assert defaults[key].startswith("scratch/"), (path.name, key)
+        if settings.NOTEBOOKS[path.stem] == "tables":
+            assert names == {"runs_dir", "reports_dir"}
+        else:
+            assert {"family", "params_file", "overrides", "runs_dir", "metrics_dir"} <= names
+            assert names <= set(settings.NOTEBOOK_PARAMETERS), path.name
+            assert not names & set(settings.stage_keys("search", "vgg_small")), "no second copy of the settings"
+
+
+def test_runner_checks_parameters_before_any_kernel_starts(tmp_path):
+    from bnnlib.notebook import check
+
+    nb = ROOT / "notebooks/03_search.ipynb"
+    check(nb, {"family": "vgg_small", "population": 8})
+    with pytest.raises(settings.SettingsError, match=r"unknown parameter 'populaton' for 03_search.ipynb \(did you mean 'population'\?\)"):
+        check(nb, {"family": "vgg_small", "populaton": 8})
+    with pytest.raises(settings.SettingsError, match=r"widths.search.population = 'eight' is not an integer"):
+        check(nb, {"family": "vgg_small", "population": "eight"})
+    with pytest.raises(settings.SettingsError, match=r"unknown family 'vgg'"):
+        check(nb, {"family": "vgg"})
+    with pytest.raises(settings.SettingsError, match=r"unknown parameter 'family' for 05_tables.ipynb"):
+        check(ROOT / "notebooks/05_tables.ipynb", {"family": "vgg_small"})
