@@ -170,3 +170,15 @@ def test_check_command_names_the_bad_key(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "bnnlib.settings", str(ROOT / "params.yaml")],
                         capture_output=True, text=True, env=env)
     assert ok.returncode == 0 and "valid (profile cpu" in ok.stdout
+
+
+def test_declared_defaults_are_the_default_profile_and_the_library_recipe():
+    """`Params()` is what plain `dvc repro` runs; fit's recipe defaults are the declared ones."""
+    import inspect
+
+    from bnnlib.train import fit
+
+    assert settings.load(ROOT / "profiles/cpu.yaml") == settings.Params()
+    defaults = inspect.signature(fit).parameters
+    for name in ("batch_size", "optimizer", "lr", "schedule"):
+        assert defaults[name].default == getattr(settings.Recipe(), name), name
