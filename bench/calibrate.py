@@ -20,7 +20,7 @@ import torch
 
 from bnnlib.data import dataset_info, get_datasets
 from bnnlib.models import build
-from bnnlib.train import evaluate, fit
+from bnnlib.train import Recipe, evaluate, fit
 from bnnlib.utils import seed_everything
 
 TARGETS = {"binary": 0.88, "real": 0.91}
@@ -32,8 +32,9 @@ def calibrate(binary: bool, args: argparse.Namespace, train, test) -> dict:
     model = build("vgg_small", num_classes=info.num_classes, in_channels=info.in_channels,
                   expansion=0.25, binary=binary)  # fmt: skip
     t0 = time.perf_counter()
-    result = fit(model, train, epochs=args.epochs, batch_size=args.batch_size, optimizer="adam",
-                 lr=1e-3, schedule="linear", seed=args.seed, out_dir=args.out_dir and
+    recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, optimizer="adam", lr=1e-3,
+                    schedule="linear")
+    result = fit(model, train, recipe=recipe, seed=args.seed, out_dir=args.out_dir and
                  f"{args.out_dir}/{'binary' if binary else 'real'}",
                  progress=args.progress)  # fmt: skip
     train_s = time.perf_counter() - t0

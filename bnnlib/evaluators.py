@@ -9,7 +9,7 @@
   search subset, then score top-1 on the validation subset. ``epochs=0`` gives the cheap
   one-shot variant (extract + BN recalibration, no training).
 
-Accuracies are fractions in [0, 1]; ``bnnlib.search`` turns them into fitness values. The test
+Accuracies are fractions in [0, 1]; ``bnnlib.fitness`` turns them into fitness values. The test
 set is never used here.
 """
 
@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from .bn import fixed_subset, recalibrate_bn
 from .supernet import Supernet
-from .train import evaluate, fit
+from .train import Recipe, evaluate, fit
 
 
 class OneShotEvaluator:
@@ -44,24 +44,32 @@ class OneShotEvaluator:
 
 
 class FinetuneEvaluator:
-    """Top-1 of a candidate initialised from the 4x model and trained a few epochs."""
+    """Top-1 of a candidate initialised from the 4x model and trained a few epochs.
+
+    ``recipe_kwargs`` are further :class:`bnnlib.train.Recipe` fields (default: SGD, lr 0.01,
+    cosine decay); ``fit_kwargs`` keeps them, defaults filled in, for the search state's
+    identity.
+    """
 
     def __init__(self, supernet: Supernet, train_data: Dataset, val_data: Dataset, *,
                  epochs: int = 1, calib_images: int | None = 2000, val_images: int | None = None,
-                 batch_size: int = 128, seed: int = 0, **fit_kwargs):
+                 batch_size: int = 128, seed: int = 0, **recipe_kwargs):
         self.supernet = supernet
         self.train_data = train_data
         self.calib = fixed_subset(train_data, calib_images, seed)
         self.val = fixed_subset(val_data, val_images, seed + 1)
         self.epochs, self.batch_size, self.seed = epochs, batch_size, seed
-        self.fit_kwargs = {"optimizer": "sgd", "lr": 0.01, "schedule": "cosine", **fit_kwargs}
+        self.fit_kwargs = {"optimizer": "sgd", "lr": 0.01, "schedule": "cosine", **recipe_kwargs}
+        # checked now, before any candidate is trained (epochs=0 trains none)
+        self.recipe = (Recipe(epochs=epochs, batch_size=batch_size, **self.fit_kwargs)
+                       if epochs > 0 else None)
         self.evaluations = 0
 
     def __call__(self, genome: Sequence) -> float:
         model = self.supernet.extract(genome)
-        if self.epochs > 0:
-            fit(model, self.train_data, epochs=self.epochs, batch_size=self.batch_size,
-                seed=self.seed, out_dir=None, progress=False, **self.fit_kwargs)
+        if self.recipe is not None:
+            fit(model, self.train_data, recipe=self.recipe, seed=self.seed, out_dir=None,
+                progress=False)
         else:
             recalibrate_bn(model, self.calib, None, self.batch_size)
         self.evaluations += 1

@@ -14,6 +14,7 @@ from bnnlib.bn import fixed_subset, recalibrate_bn
 from bnnlib.dynamic import DynamicGroupConv2d, block_diagonal_crop
 from bnnlib.evaluators import FinetuneEvaluator, OneShotEvaluator
 from bnnlib.layers import QuantConv2d
+from bnnlib.train import Recipe
 
 SMALL = {  # tiny versions of the five families, on 1x28x28 inputs
     "mobilenet_m1": {"width_mult": 0.25, "small_input": True},
@@ -239,7 +240,8 @@ def test_supernet_training_samples_a_genome_per_step_and_is_reproducible(tmp_pat
         seen = []
         orig = sn.set_genome
         sn.set_genome = lambda g, orig=orig, seen=seen: (seen.append(tuple(g)), orig(g))[1]
-        supernet.train_supernet(sn, _data(64), _data(32, 1), seed=7, epochs=1, batch_size=16,
+        supernet.train_supernet(sn, _data(64), _data(32, 1), seed=7,
+                                recipe=Recipe(epochs=1, batch_size=16),
                                 progress=False, out_dir=tmp_path / f"r{run}", log_metrics=False)
         runs.append((seen, {k: v.clone() for k, v in sn.state_dict().items()}))
         assert sn.eval_genome is None

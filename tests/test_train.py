@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from torch.utils.data import TensorDataset
 from bnnlib.data import InMemoryImages
 from bnnlib.train import (
     CheckpointMismatchError,
+    Recipe,
     accuracy,
     evaluate,
     fit,
@@ -71,7 +73,8 @@ def assert_same_weights(a: nn.Module, b: nn.Module):
         assert torch.equal(sa[k], sb[k]), k
 
 
-COMMON = dict(epochs=3, batch_size=32, lr=1e-2, progress=False)
+RECIPE = Recipe(epochs=3, batch_size=32, lr=1e-2)
+COMMON = dict(recipe=RECIPE, progress=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,9 +160,10 @@ def test_fit_learns_and_reports_per_epoch_metrics():
 
 def test_fit_is_deterministic_on_cpu():
     a, b, c = new_model(), new_model(), new_model()
-    ha = fit(a, synthetic_images(), epochs=2, batch_size=32, progress=False).history
-    hb = fit(b, synthetic_images(), epochs=2, batch_size=32, progress=False).history
-    fit(c, synthetic_images(), epochs=2, batch_size=32, progress=False, seed=1)
+    recipe = Recipe(epochs=2, batch_size=32)
+    ha = fit(a, synthetic_images(), recipe=recipe, progress=False).history
+    hb = fit(b, synthetic_images(), recipe=recipe, progress=False).history
+    fit(c, synthetic_images(), recipe=recipe, progress=False, seed=1)
     assert_same_weights(a, b)
     assert without_timing(ha) == without_timing(hb)
     assert not torch.equal(a.fc.weight, c.fc.weight)
@@ -167,45 +171,71 @@ def test_fit_is_deterministic_on_cpu():
 
 def test_sgd_step_schedule_and_hooks():
     steps, epochs_seen = [], []
+    recipe = Recipe(epochs=4, batch_size=32, optimizer="sgd", lr=0.05, schedule="step",
+                    milestones=[3, 2])
+    assert recipe.milestones == (2, 3) and recipe.milestone_epochs == [2, 3]
     result = fit(
-        new_model(), synthetic_images(n=96), epochs=4, batch_size=32, optimizer="sgd",
-        lr=0.05, schedule="step", milestones=[2, 3], progress=False,
+        new_model(), synthetic_images(n=96), recipe=recipe, progress=False,
         before_step=lambda model, step: steps.append(step),
         after_epoch=lambda epoch, row: epochs_seen.append(epoch),
     )  # fmt: skip
     assert steps == list(range(12)) and epochs_seen == [1, 2, 3, 4]
     assert [round(r["lr"], 6) for r in result.history] == [0.05, 0.05, 0.005, 0.0005]
-    stopped = fit(new_model(), synthetic_images(n=96), epochs=4, batch_size=32,
+    # every step's lr comes from Recipe.lr_at (3 steps per epoch here)
+    assert [recipe.lr_at(s, 3) for s in (0, 5, 6, 9)] == [0.05, 0.05, 0.05 * 0.1, 0.05 * 0.1**2]
+    stopped = fit(new_model(), synthetic_images(n=96), recipe=Recipe(epochs=4, batch_size=32),
                   progress=False, after_epoch=lambda epoch, row: epoch == 2)  # fmt: skip
     assert stopped.stopped_early and len(stopped.history) == 2
 
 
-def test_bad_arguments():
-    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'.*adam, sgd"):
-        fit(new_model(), synthetic_images(n=8), epochs=1, optimizer="rmsprop", progress=False)
-    with pytest.raises(ValueError, match="unknown schedule 'poly'"):
-        fit(new_model(), synthetic_images(n=8), epochs=1, schedule="poly", progress=False)
-    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):
-        fit(new_model(), synthetic_images(n=8), epochs=0, progress=False)
-
-
 @pytest.mark.parametrize("bad, message", [
+    ({"optimizer": "rmsprop"}, r"unknown optimizer 'rmsprop'.*adam, sgd"),
+    ({"schedule": "poly"}, r"unknown schedule 'poly'"),
+    ({"epochs": 0}, r"epochs must be an integer >= 1, got 0"),
     ({"epochs": 2.5}, r"epochs must be an integer >= 1, got 2.5"),  # trained 3 epochs, lr < 0
     ({"epochs": True}, r"epochs must be an integer >= 1, got True"),
     ({"batch_size": 2.5}, r"batch_size must be an integer >= 1, got 2.5"),
     ({"momentum": 2}, r"momentum \(SGD momentum, Adam beta1\) must be a number in \[0, 1\), got 2"),
-    ({"lr": -0.1}, r"lr must be a number in \(0, inf\), got -0.1"),
+    ({"lr": -1}, r"lr must be a number in \(0, inf\), got -1"),
     ({"lr": float("nan")}, r"lr must be a number"),
+    ({"gamma": 0}, r"gamma must be a number in \(0, inf\), got 0"),
+    ({"label_smoothing": 1.0}, r"label_smoothing must be a number in \[0, 1\), got 1.0"),
     ({"weight_decay": -1}, r"weight_decay must be a number in \[0, inf\)"),
-    ({"checkpoint_every": 0}, r"checkpoint_every must be an integer >= 1"),
     ({"milestones": [1.5]}, r"milestones must be an integer >= 1, got 1.5"),
 ])
-def test_bad_recipe_is_refused_before_training_naming_the_argument(bad, message):
+def test_bad_recipe_is_refused_at_construction_naming_the_field(bad, message):
+    with pytest.raises(ValueError, match=message):
+        Recipe(**{"epochs": 1, **bad})
+    with pytest.raises(ValueError, match=message):  # dataclasses.replace checks too
+        replace(RECIPE, **bad)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"checkpoint_every": 0}, r"checkpoint_every must be an integer >= 1"),
+    ({"eval_batch_size": 0}, r"eval_batch_size must be an integer >= 1"),
+    ({"recipe": {"epochs": 1}}, r"recipe must be a bnnlib.train.Recipe, got dict"),
+    ({"recipe": Recipe(epochs=1, batch_size=16, drop_last=True)},
+     r"drop_last=True with batch_size=16 > 8 training images leaves no batch"),
+])
+def test_bad_fit_arguments_are_refused_before_training(bad, message):
     model = new_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(ValueError, match=message):
-        fit(model, synthetic_images(n=8), **{"epochs": 1, "progress": False, **bad})
+    with pytest.raises((ValueError, TypeError), match=message):
+        fit(model, synthetic_images(n=8), **{"recipe": Recipe(epochs=1), "progress": False, **bad})
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_recipe_identity_is_the_checkpoint_format_2_recipe():
+    """The identity's recipe part keeps the keys and values fit has always written, so
+    checkpoints on disk stay resumable."""
+    assert RECIPE.identity(seed=0) == {
+        "epochs": 3, "batch_size": 32, "optimizer": "adam", "lr": 1e-2, "schedule": "linear",
+        "milestones": [], "gamma": 0.1, "weight_decay": None, "momentum": 0.9,
+        "label_smoothing": 0.0, "seed": 0, "drop_last": False,
+    }  # fmt: skip
+    step = Recipe(epochs=200, optimizer="sgd", lr=0.1, schedule="step", weight_decay=1e-4)
+    assert step.identity(seed=3)["milestones"] == [60, 120, 180]
+    assert step.identity(seed=3)["weight_decay"] == 1e-4 and step.identity(seed=3)["seed"] == 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,13 +315,13 @@ def test_resume_mid_epoch_with_stateful_hook(tmp_path):
 
     train = synthetic_images(n=96)
     ref_hook = Counter()
-    fit(new_model(), train, epochs=2, batch_size=32, before_step=ref_hook, progress=False)
+    kw = dict(recipe=Recipe(epochs=2, batch_size=32), progress=False)
+    fit(new_model(), train, before_step=ref_hook, **kw)
     with pytest.raises(Killed):
-        fit(new_model(), train, epochs=2, batch_size=32, out_dir=tmp_path,
-            before_step=Counter(die_at=4), checkpoint_every=1, progress=False)  # fmt: skip
+        fit(new_model(), train, out_dir=tmp_path, before_step=Counter(die_at=4),
+            checkpoint_every=1, **kw)  # fmt: skip
     hook = Counter()
-    fit(new_model(), train, epochs=2, batch_size=32, out_dir=tmp_path, before_step=hook,
-        checkpoint_every=1, progress=False)  # fmt: skip
+    fit(new_model(), train, out_dir=tmp_path, before_step=hook, checkpoint_every=1, **kw)
     assert hook.calls == ref_hook.calls == 6
 
 
@@ -323,7 +353,7 @@ def test_checkpoint_from_another_model_is_rejected(tmp_path):
     with pytest.raises(CheckpointMismatchError, match=r"model.name vgg != None in checkpoint"):
         load_checkpoint(tmp_path / "last.pt", new_model(), name="vgg")
     with pytest.raises(CheckpointMismatchError, match=r"recipe.lr 0.1 != 0.01 in checkpoint") as err:
-        fit(new_model(), train, out_dir=tmp_path, **{**COMMON, "lr": 0.1})
+        fit(new_model(), train, out_dir=tmp_path, recipe=replace(RECIPE, lr=0.1), progress=False)
     assert err.value.detail == "recipe.lr 0.1 != 0.01 in checkpoint"
     # resume=False starts over instead.
     result = fit(new_model(width=8), train, out_dir=tmp_path, resume=False, **COMMON)
@@ -360,13 +390,14 @@ def test_identity_uses_build_kwargs_not_the_mutable_genome(tmp_path):
 
     kw = dict(num_classes=6, in_channels=1, expansion=0.25, width_mult=0.25)
     train = synthetic_images(n=32)
-    fit(models.build("vgg_small", **kw), train, out_dir=tmp_path / "a", epochs=1, progress=False)
+    one = dict(recipe=Recipe(epochs=1), progress=False)
+    fit(models.build("vgg_small", **kw), train, out_dir=tmp_path / "a", **one)
     ste = models.build("vgg_small", act_quantizer="ste_sign", **kw)
     with pytest.raises(CheckpointMismatchError,
                        match=r"model.build_kwargs.act_quantizer ste_sign != dorefa"):
         load_checkpoint(tmp_path / "a" / "last.pt", ste)
     sn = supernet.build("vgg_small", num_classes=6, in_channels=1, width_mult=0.25)
-    fit(sn, train, out_dir=tmp_path / "sn", epochs=1, progress=False)
+    fit(sn, train, out_dir=tmp_path / "sn", **one)
     other = supernet.build("vgg_small", num_classes=6, in_channels=1, width_mult=0.25)
     other.set_genome((0.25,) * 6)
     load_checkpoint(tmp_path / "sn" / "last.pt", other)
@@ -383,7 +414,7 @@ def test_corrupt_last_checkpoint_is_moved_aside_and_best_resumes(tmp_path):
     reference = new_model()
     ref = fit(reference, train, val, out_dir=tmp_path / "ref", **COMMON)
     run = tmp_path / "run"
-    fit(new_model(), train, val, out_dir=run, **{**COMMON, "epochs": 3})
+    fit(new_model(), train, val, out_dir=run, **COMMON)
     raw = (run / "last.pt").read_bytes()
     (run / "last.pt").write_bytes(raw[: len(raw) // 2])  # a partial write
     model = new_model(seed=5)
@@ -440,7 +471,7 @@ def test_binary_vgg_small_trains_and_resumes(tmp_path):
         torch.manual_seed(0)
         return models.build("vgg_small", in_channels=1, num_classes=10, expansion=0.25)
 
-    kw = dict(epochs=2, batch_size=32, progress=False)
+    kw = dict(recipe=Recipe(epochs=2, batch_size=32), progress=False)
     reference = build()
     fit(reference, train, **kw)
     with pytest.raises(Killed):
