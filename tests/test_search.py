@@ -1,4 +1,5 @@
-"""Tests of bnnlib.search: Algorithm 1 (seed 000), random baseline, eq. 4 (seed 001), Kendall tau."""
+"""Tests of bnnlib.search (Phan et al.'s Algorithm 1, the random baseline), its state file
+(bnnlib.search_state) and the papers' fitness functions (bnnlib.fitness, Shen et al.'s eq. 4)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnnlib import search
-from bnnlib.search import (
+from bnnlib import search, search_state
+from bnnlib.fitness import (
     OpsBudget,
-    SearchResult,
     accuracy_fitness,
     accuracy_under_budget,
     budget_constraint,
-    evolutionary_search,
-    kendall_tau,
-    random_search,
     shen_fitness,
     shen_fitness_fn,
 )
+from bnnlib.genome import random_genome
+from bnnlib.search import SearchResult, evolutionary_search, random_search
+from bnnlib.search_state import StateMismatchError
 
 # A small groups-like space: 6 genes, candidates are divisors (ints), and a widths-like gene
 CHOICES = [[1, 2, 4], [1, 2, 4, 8], [1, 2, 4, 8], [1, 2, 4, 8, 16], [0.25, 0.5, 1.0, 2.0], [1, 3]]
@@ -256,11 +256,55 @@ def test_exhausted_space_stops_without_hanging():
     assert time.perf_counter() - start < 2.0
 
 
-def test_mutate_from_crossover_variant_runs_and_differs():
-    a = evolutionary_search(CHOICES, toy_fitness, **SMALL)
-    b = evolutionary_search(CHOICES, toy_fitness, mutate_from="crossover", **SMALL)
-    assert len({ev.genome for ev in b.history}) == len(b.history)
-    assert keyed(a) != keyed(b)
+def bred_iterations(res: SearchResult, topk: int):
+    """``(elite, children)`` of each bred iteration ``i >= 1``, rebuilt from the history: the
+    elite is the top-k of everything evaluated before iteration ``i`` (best first, ties by
+    evaluation order), ``children`` maps each source to the genomes iteration ``i`` evaluated."""
+    out = []
+    for it in range(1, res.history[-1].iteration + 1):
+        before = [ev for ev in res.history if ev.iteration < it]
+        elite = [ev.genome for ev in sorted(before, key=lambda ev: -ev.fitness)[:topk]]
+        children = {source: [ev.genome for ev in res.history
+                             if ev.iteration == it and ev.source == source]
+                    for source in ("crossover", "mutation", "random")}
+        out.append((elite, children))
+    return out
+
+
+def from_two_parents(child, parents) -> bool:
+    """Every gene of ``child`` taken from one of two distinct ``parents``."""
+    return any(all(c in (a[j], b[j]) for j, c in enumerate(child))
+               for a, b in itertools.combinations(parents, 2))
+
+
+def one_gene_changed(child, parents) -> bool:
+    """``child`` is one of ``parents`` with exactly one gene changed."""
+    return any(sum(x != y for x, y in zip(child, p, strict=True)) == 1 for p in parents)
+
+
+@pytest.mark.parametrize("mutate_from", ["topk", "crossover"])
+def test_children_are_bred_from_the_elite_as_documented(mutate_from):
+    # mutation_prob=0: a mutant is its parent with exactly one gene forced to change, so its
+    # parent can be recognised. Crossovers take each gene from one of two top-k parents;
+    # mutants come from the top-k (SPOS) or from this iteration's crossovers (Algorithm 1);
+    # a shortfall is topped up with mutants of the top-k, evaluated after the others
+    choices, fitness, _ = chain_problem()
+    args = dict(population=20, topk=5, crossovers=10, mutations=8, iterations=8,
+                mutation_prob=0.0, progress=False)
+    res = evolutionary_search(choices, fitness, mutate_from=mutate_from, seed=11, **args)
+    bred = bred_iterations(res, args["topk"])
+    assert len(bred) == args["iterations"] - 1
+    for elite, children in bred:
+        crossovers, mutants = children["crossover"], children["mutation"]
+        assert 0 < len(crossovers) <= args["crossovers"] and not children["random"]
+        assert len(crossovers) + len(mutants) == args["crossovers"] + args["mutations"]
+        for child in crossovers:
+            assert from_two_parents(child, elite), (child, elite)
+        first = crossovers if mutate_from == "crossover" else elite
+        for k, child in enumerate(mutants):
+            parents = first if k < args["mutations"] else elite  # top-up: of the top-k
+            assert one_gene_changed(child, parents), (k, child, parents)
+    assert any("extra mutants" in note for note in res.notes)  # the top-up was exercised
 
 
 def test_history_frame_and_extras():
@@ -290,6 +334,42 @@ def test_json_log_has_one_line_per_evaluation(tmp_path):
         assert line["fitness"] == ev.fitness and line["iteration"] == ev.iteration
         assert line["extras"] == ev.extras
         assert {"time", "seconds", "source", "evaluation"} <= set(line)
+
+
+def test_state_file_format_version_1(tmp_path):
+    state = tmp_path / "state.json"
+    res = evolutionary_search(CHOICES, toy_fitness, state_path=state, context={"a": 1}, **SMALL)
+    saved = json.loads(state.read_text())
+    assert search_state.STATE_VERSION == 1
+    assert list(saved) == ["version", "config", "context", "iteration", "rng", "pending",
+                           "notes", "exhausted", "history"]
+    assert saved["version"] == 1 and saved["context"] == {"a": 1}
+    assert list(saved["config"]) == ["kind", "choices", "population", "topk", "crossovers",
+                                     "mutations", "mutation_prob", "seed", "max_tries",
+                                     "mutate_from"]
+    assert saved["iteration"] == SMALL["iterations"] - 1
+    assert saved["history"][0] == {"genome": list(res.history[0].genome),
+                                   "fitness": res.history[0].fitness, "iteration": 0,
+                                   "source": "init", "extras": res.history[0].extras}
+    assert all(len(idx) == len(CHOICES) and source in ("crossover", "mutation", "random")
+               for idx, source in saved["pending"])
+
+
+def test_random_genome_draws_each_gene_with_one_integers_call():
+    choices = [[1, 2, 4], [7], [0.25, 0.5, 1.0, 2.0], [1, 3]]
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    for _ in range(50):
+        genome = random_genome(choices, a)
+        assert genome == tuple(c[int(b.integers(len(c)))] for c in choices)
+        assert all(g in c for g, c in zip(genome, choices, strict=True))
+    assert a.bit_generator.state == b.bit_generator.state
+    # index genomes: the same draws as one vectorised rng.integers(0, sizes) call
+    sizes = np.array([len(c) for c in choices])
+    c = np.random.default_rng(6)
+    d = np.random.default_rng(6)
+    for _ in range(50):
+        assert random_genome([range(n) for n in sizes], c) == \
+            tuple(int(i) for i in d.integers(0, sizes))
 
 
 def test_log_and_state_in_missing_folders_are_created(tmp_path):
@@ -378,9 +458,7 @@ def test_resume_refuses_other_arguments_and_can_extend_iterations(tmp_path):
 
 
 def test_state_written_with_other_arguments_raises_state_mismatch(tmp_path):
-    from bnnlib.search import StateMismatchError
-
-    assert "StateMismatchError" in search.__all__
+    assert "StateMismatchError" in search_state.__all__
     assert issubclass(StateMismatchError, ValueError)
     state = tmp_path / "state.json"
     evolutionary_search(CHOICES, toy_fitness, state_path=state, seed=5, **SMALL)
@@ -437,8 +515,6 @@ CONTEXT = {"supernet": "3f9a0c", "fitness": {"max_ops": 56014},
 
 
 def test_context_is_stored_and_checked_on_resume(tmp_path):
-    from bnnlib.search import StateMismatchError
-
     args = dict(seed=7, **SMALL)
     reference = evolutionary_search(CHOICES, toy_fitness, **args)
     state = tmp_path / "state.json"
@@ -471,8 +547,6 @@ def test_context_is_stored_and_checked_on_resume(tmp_path):
 
 
 def test_random_search_context_and_bad_contexts(tmp_path):
-    from bnnlib.search import StateMismatchError
-
     state = tmp_path / "state.json"
     random_search(CHOICES, toy_fitness, evaluations=6, state_path=state, progress=False)
     with pytest.raises(StateMismatchError, match='context {"supernet": "x"} != null in state'):
@@ -630,55 +704,3 @@ def test_search_with_shen_fitness_prefers_cheap_accurate_widths():
     assert set(res.history[0].extras) == {"acc", "ops", "ops_norm"}
     assert res.best_fitness == max(ev.fitness for ev in res.history)
     assert max(res.best) <= 2.0  # 4x everywhere costs 16 accuracy points per gene
-
-
-# --------------------------------------------------------------------------------------------
-# Kendall tau
-
-
-def test_kendall_tau_hand_computed():
-    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == 1.0
-    assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == -1.0
-    # one discordant pair of six: (5 - 1) / 6
-    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
-    # ties: x = [1, 1, 2, 3], y = [1, 2, 2, 3]; pairs (01) x-tied, (12) y-tied, 4 concordant
-    # tau_b = 4 / sqrt((6 - 1) * (6 - 1)) = 0.8
-    assert kendall_tau([1, 1, 2, 3], [1, 2, 2, 3]) == pytest.approx(0.8)
-    # a pair tied in both: x = [1, 1, 2], y = [5, 5, 6]: 2 concordant, n1 = n2 = 1 -> 1.0
-    assert kendall_tau([1, 1, 2], [5, 5, 6]) == pytest.approx(1.0)
-    assert math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
-
-
-def test_kendall_tau_matches_brute_force_definition():
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        n = int(rng.integers(2, 15))
-        x, y = rng.integers(0, 4, n), rng.integers(0, 4, n)
-        con = dis = tx = ty = 0
-        for i, j in itertools.combinations(range(n), 2):
-            s = np.sign(x[i] - x[j]) * np.sign(y[i] - y[j])
-            con += s > 0
-            dis += s < 0
-            tx += x[i] == x[j]
-            ty += y[i] == y[j]
-        pairs = n * (n - 1) // 2
-        denom = math.sqrt((pairs - tx) * (pairs - ty))
-        expected = (con - dis) / denom if denom else float("nan")
-        got = kendall_tau(x, y)
-        assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected)
-
-
-def test_kendall_tau_matches_scipy_when_available():
-    stats = pytest.importorskip("scipy.stats")
-    rng = np.random.default_rng(1)
-    x, y = rng.integers(0, 5, 40), rng.integers(0, 5, 40)
-    assert kendall_tau(x, y) == pytest.approx(stats.kendalltau(x, y).statistic)
-
-
-def test_kendall_tau_bad_inputs():
-    with pytest.raises(ValueError, match="equal length, got 3 and 2"):
-        kendall_tau([1, 2, 3], [1, 2])
-    with pytest.raises(ValueError, match="at least 2 pairs"):
-        kendall_tau([1], [1])
-    with pytest.raises(ValueError, match="finite"):
-        kendall_tau([1, float("nan")], [1, 2])

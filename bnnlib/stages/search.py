@@ -27,10 +27,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .. import paper_values as pv
 from .. import search
 from ..data import dataset_fingerprint
 from ..evaluators import FinetuneEvaluator, OneShotEvaluator
 from ..fingerprint import code_digest
+from ..fitness import accuracy_under_budget, shen_fitness_fn
+from ..search_state import StateMismatchError
 from ..settings import View
 from ..utils import CorruptFileError, write_json
 from . import supernet as supernet_stage
@@ -45,13 +48,17 @@ from .common import (
 )
 
 #: modules whose code determines a search's result
-SEARCH_CODE = ("bnnlib.search", "bnnlib.evaluators", "bnnlib.supernet", "bnnlib.flops")
-#: Phan et al. Table 2 MaxFLOPs placed between the uniform g16 and g1 models' FLOPs (Table 1)
-PAPER_BUDGET_POSITION = {
-    "mobilenet_m1": (1.55 - 1.50) / (2.13 - 1.50),
-    "mobilenet_m2": (0.80 - 0.30) / (2.13 - 0.30),
-    "mobilenet_m3": (0.50 - 0.24) / (0.87 - 0.24),
-}
+SEARCH_CODE = (
+    "bnnlib.search", "bnnlib.fitness", "bnnlib.evaluators", "bnnlib.supernet", "bnnlib.flops")
+
+
+def paper_budget_position(family: str) -> float:
+    """Phan et al.'s MaxFLOPs (Table 2) placed between the FLOPs of their uniform groups = 16
+    (0) and groups = 1 (1) models (Table 1): M1 0.079, M2 0.273, M3 0.413."""
+    flops = {row.key: pv.number(row.values["flops"]) for row in pv.PHAN_TABLE1[family]}
+    max_flops = pv.number(next(r for r in pv.PHAN_TABLE2 if r.key == "max_flops").values[family])
+    return (max_flops - flops["groups16"]) / (flops["groups1"] - flops["groups16"])
+
 SPARSE_GROUPS = 16
 
 
@@ -75,29 +82,29 @@ def sparse_genome(choices) -> list[int]:
     return [max(c for c in gene if c <= SPARSE_GROUPS) for gene in choices]
 
 
-def budget(s: View, sn) -> float:
+def budget(cfg: View, supernet) -> float:
     """The groups study's FLOP budget in OPs (see the module docstring)."""
-    if s.max_ops is not None:
-        return float(s.max_ops)
-    size = input_size(s)
-    dense, sparse = [1] * len(sn.choices), sparse_genome(sn.choices)
+    if cfg.max_ops is not None:
+        return float(cfg.max_ops)
+    size = input_size(cfg)
+    dense, sparse = [1] * len(supernet.choices), sparse_genome(supernet.choices)
     if any(g != SPARSE_GROUPS for g in sparse):
         log(f"   budget reference: groups {sparse} (16 is not a candidate of every gene)")
-    position = PAPER_BUDGET_POSITION[s.family] if s.budget_position is None else s.budget_position
-    low = sn.ops(sparse, size)
-    return low + position * (sn.ops(dense, size) - low)
+    position = paper_budget_position(cfg.family) if cfg.budget_position is None else cfg.budget_position
+    low = supernet.ops(sparse, size)
+    return low + position * (supernet.ops(dense, size) - low)
 
 
-def make_evaluator(s: View, sn) -> tuple[CachedAccuracy, dict]:
+def make_evaluator(cfg: View, supernet) -> tuple[CachedAccuracy, dict]:
     """The candidate scorer of the view and its identity (for the search state)."""
-    train_plain, val_data, _ = datasets(s, augment=False)
-    common = {"calib_images": s.calib_images, "val_images": s.val_images, "seed": s.seed}
-    if s.study == "groups" or s.finetune_epochs == 0:
-        evaluator = OneShotEvaluator(sn, train_plain, val_data, **common)
+    train_plain, val_data, _ = datasets(cfg, augment=False)
+    common = {"calib_images": cfg.calib_images, "val_images": cfg.val_images, "seed": cfg.seed}
+    if cfg.study == "groups" or cfg.finetune_epochs == 0:
+        evaluator = OneShotEvaluator(supernet, train_plain, val_data, **common)
         kind = {"kind": "one-shot"}
     else:
-        evaluator = FinetuneEvaluator(sn, datasets(s)[0], val_data, epochs=s.finetune_epochs, **common)
-        kind = {"kind": "finetune", "epochs": s.finetune_epochs, "recipe": evaluator.fit_kwargs,
+        evaluator = FinetuneEvaluator(supernet, datasets(cfg)[0], val_data, epochs=cfg.finetune_epochs, **common)
+        kind = {"kind": "finetune", "epochs": cfg.finetune_epochs, "recipe": evaluator.fit_kwargs,
                 "train": dataset_fingerprint(evaluator.train_data)}
     identity = {**kind, **common, "batch_size": evaluator.batch_size,
                 "calib": dataset_fingerprint(evaluator.calib),
@@ -105,66 +112,66 @@ def make_evaluator(s: View, sn) -> tuple[CachedAccuracy, dict]:
     return CachedAccuracy(evaluator), identity
 
 
-def trade_offs(s: View, sn, acc: CachedAccuracy) -> dict[str, tuple]:
+def trade_offs(cfg: View, supernet, acc: CachedAccuracy) -> dict[str, tuple]:
     """``{method suffix: (fitness, constraint, fitness identity)}`` of the view's study."""
-    size = input_size(s)
+    size = input_size(cfg)
 
     def ops(genome):
-        return sn.ops(genome, size)
+        return supernet.ops(genome, size)
 
-    if s.study == "groups":
-        max_ops = budget(s, sn)
-        fitness, constraint = search.accuracy_under_budget(acc, ops, max_ops)
+    if cfg.study == "groups":
+        max_ops = budget(cfg, supernet)
+        fitness, constraint = accuracy_under_budget(acc, ops, max_ops)
         return {"": (fitness, constraint, {"max_ops": max_ops, "lam": None, "ops_ref": None})}
-    ops_ref = ops([1.0] * len(sn.choices))
+    ops_ref = ops([1.0] * len(supernet.choices))
     return {
-        f"_{tag}": (search.shen_fitness_fn(acc, ops, ops_ref, lam=lam), None,
+        f"_{tag}": (shen_fitness_fn(acc, ops, ops_ref, lam=lam), None,
                     {"max_ops": None, "lam": lam, "ops_ref": ops_ref})
-        for tag, lam in (("a", s.lam_a), ("b", s.lam_b))
+        for tag, lam in (("a", cfg.lam_a), ("b", cfg.lam_b))
     }
 
 
-def search_one(s: View, method: str, out: Path, choices, fitness, constraint, context: dict,
+def search_one(cfg: View, method: str, out: Path, choices, fitness, constraint, context: dict,
                evaluations: int | None = None):
     """One search, resumed from ``out/state.json``, or started over if that is stale or corrupt."""
-    kw = {"log_path": out / "log.jsonl", "state_path": out / "state.json", "seed": s.seed,
-          "progress": s.progress, "context": context}
+    kw = {"log_path": out / "log.jsonl", "state_path": out / "state.json", "seed": cfg.seed,
+          "progress": cfg.progress, "context": context}
 
-    def go():
+    def run_search():
         if method.startswith("evolution"):
             return search.evolutionary_search(
-                choices, fitness, constraint, population=s.population, topk=s.topk,
-                crossovers=s.crossovers, mutations=s.mutations, iterations=s.iterations,
-                mutation_prob=s.mutation_prob, **kw)
+                choices, fitness, constraint, population=cfg.population, topk=cfg.topk,
+                crossovers=cfg.crossovers, mutations=cfg.mutations, iterations=cfg.iterations,
+                mutation_prob=cfg.mutation_prob, **kw)
         return search.random_search(choices, fitness, constraint, evaluations=evaluations, **kw)
 
     start = time.perf_counter()
     try:
-        result = go()
-    except (search.StateMismatchError, CorruptFileError) as err:
+        result = run_search()
+    except (StateMismatchError, CorruptFileError) as err:
         log(f"[{display(out)}] starting over: {getattr(err, 'detail', err)}")
         for name in ("log.jsonl", "state.json"):
             (out / name).unlink(missing_ok=True)
-        result = go()
+        result = run_search()
     return result, time.perf_counter() - start
 
 
-def run(s: View) -> list[dict]:
+def run(cfg: View) -> list[dict]:
     """Evolution and random search per trade-off; writes each method's ``result.json``."""
-    sn, weights = supernet_stage.load(s)
-    acc, evaluator = make_evaluator(s, sn)
-    base = {**base_record(s), "model_kwargs": model_kwargs(s), "choices": sn.choices,
-            "train_data": dataset_fingerprint(datasets(s)[0]), "supernet_weights": weights}
-    context = {"supernet": weights, "evaluator": evaluator, "input_size": list(input_size(s)),
+    supernet, weights = supernet_stage.load(cfg)
+    acc, evaluator = make_evaluator(cfg, supernet)
+    base = {**base_record(cfg), "model_kwargs": model_kwargs(cfg), "choices": supernet.choices,
+            "train_data": dataset_fingerprint(datasets(cfg)[0]), "supernet_weights": weights}
+    context = {"supernet": weights, "evaluator": evaluator, "input_size": list(input_size(cfg)),
                "code": code_digest(SEARCH_CODE)}
     results = []
-    for suffix, (fitness, constraint, info) in trade_offs(s, sn, acc).items():
+    for suffix, (fitness, constraint, info) in trade_offs(cfg, supernet, acc).items():
         evolution = None
         for method in ("evolution" + suffix, "random" + suffix):
-            out = s.runs_dir / "search" / s.family / method
-            log(f"== search: {s.family} {method} {info}")
+            out = cfg.runs_dir / "search" / cfg.family / method
+            log(f"== search: {cfg.family} {method} {info}")
             budget_size = evolution.evaluations if evolution is not None else None
-            res, seconds = search_one(s, method, out, sn.choices, fitness, constraint,
+            res, seconds = search_one(cfg, method, out, supernet.choices, fitness, constraint,
                                       {**context, "fitness": info}, budget_size)
             evolution = evolution or res
             best = next(e for e in res.history if tuple(e.genome) == tuple(res.best))
@@ -174,18 +181,18 @@ def run(s: View) -> list[dict]:
                       "search_seconds": seconds, "history": "log.jsonl", "notes": res.notes}
             write_json(out / "result.json", record)
             results.append(record)
-    write_uniform_scores(s, sn, acc)
-    write_stage_metrics(s, "search", results)
+    write_uniform_scores(cfg, supernet, acc)
+    write_stage_metrics(cfg, "search", results)
     return results
 
 
-def write_uniform_scores(s: View, sn, acc: CachedAccuracy) -> Path:
+def write_uniform_scores(cfg: View, supernet, acc: CachedAccuracy) -> Path:
     """One-shot scores of the uniform genomes: with their standalone accuracies (stage 01) they
     give the rank correlation of supernet scores and trained accuracies (Kendall tau)."""
-    n = len(sn.choices)
-    if s.study == "groups":
-        genomes = {f"groups{g}": (g,) * n for g in (1, 4, 16) if all(g in c for c in sn.choices)}
+    n = len(supernet.choices)
+    if cfg.study == "groups":
+        genomes = {f"groups{g}": (g,) * n for g in (1, 4, 16) if all(g in c for c in supernet.choices)}
     else:
         genomes = {f"uniform{e}x": (float(e),) * n for e in (1, 2, 3, 4)}
     scores = {v: {"genome": list(g), "score": acc(g)} for v, g in genomes.items()}
-    return write_json(s.runs_dir / "search" / s.family / "uniform_scores.json", scores)
+    return write_json(cfg.runs_dir / "search" / cfg.family / "uniform_scores.json", scores)
