@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .models.common import is_int
+from .checks import is_int
 
 BINARY_MAC_COST = 1 / 64
 

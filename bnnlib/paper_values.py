@@ -23,6 +23,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .registry import GROUP_MODELS
+
 
 @dataclass(frozen=True)
 class Row:
@@ -56,7 +58,7 @@ def number(text: str | None) -> float:
 # --------------------------------------------------------------------------------------------
 
 PHAN_DATASET = "ImageNet, 3x224x224"
-PHAN_MODULES = ("mobilenet_m1", "mobilenet_m2", "mobilenet_m3")
+PHAN_MODULES = GROUP_MODELS  # the groups study's families are Phan et al.'s modules M1, M2, M3
 PHAN_MODULE_LABELS = {"mobilenet_m1": "M1", "mobilenet_m2": "M2", "mobilenet_m3": "M3"}
 
 # Table 1 columns: Top-1 (%), Top-5 (%), FLOPs (x10^8).

@@ -263,14 +263,14 @@ def _check_consistency(params: Params) -> None:
         raise SettingsError("widths.families.vgg_small.small_input = true: VGG-small has no stem "
                             "to change (its 3x3 stem suits 28x28 and 32x32 images); set false")
     for study in ("groups", "widths"):
-        s = getattr(params, study).search
+        search = getattr(params, study).search
         where = f"{study}.search"
-        if s.topk > s.population:
-            raise SettingsError(f"{where}.topk = {s.topk} exceeds population = {s.population}")
-        if s.crossovers and s.topk < 2:
-            raise SettingsError(f"{where}.crossovers = {s.crossovers} need topk >= 2 (two parents)")
-        if s.iterations > 1 and s.crossovers + s.mutations == 0:
-            raise SettingsError(f"{where}: iterations = {s.iterations} need crossovers + mutations >= 1")
+        if search.topk > search.population:
+            raise SettingsError(f"{where}.topk = {search.topk} exceeds population = {search.population}")
+        if search.crossovers and search.topk < 2:
+            raise SettingsError(f"{where}.crossovers = {search.crossovers} need topk >= 2 (two parents)")
+        if search.iterations > 1 and search.crossovers + search.mutations == 0:
+            raise SettingsError(f"{where}: iterations = {search.iterations} need crossovers + mutations >= 1")
 
 
 def from_dict(raw: Mapping, source: str = "settings") -> Params:

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from . import flops, models, train
+from .checks import is_int, is_positive_number, is_scalar
 from .dynamic import (
     DynamicBatchNorm2d,
     DynamicGroupConv2d,
@@ -44,7 +45,8 @@ from .dynamic import (
     DynamicWidthConv2d,
     block_diagonal_crop,
 )
-from .models.common import divisors, is_int, is_positive_number, is_scalar
+from .genome import random_genome
+from .models.common import divisors
 
 WIDTH_CHOICES = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)
 GENOME_KEYS = ("groups", "real_groups", "expansion")
@@ -90,7 +92,7 @@ class Supernet(nn.Module):
     # -- genomes -------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> tuple:
         """A uniformly random genome: each gene drawn uniformly from its choices."""
-        return tuple(c[int(rng.integers(len(c)))] for c in self.choices)
+        return random_genome(self.choices, rng)
 
     def check_genome(self, genome: Sequence) -> tuple:
         genome = tuple(genome)
@@ -116,15 +118,7 @@ class Supernet(nn.Module):
 
     def model_kwargs(self, genome: Sequence) -> dict:
         """Keywords of ``models.build(self.name, ...)`` for the static model of ``genome``."""
-        genome = self.check_genome(genome)
-        kwargs = dict(self.base_kwargs)
-        if self.kind == "widths":
-            kwargs["expansion"] = [float(g) for g in genome]
-        else:
-            kwargs["groups"] = [int(g) for g in genome[:13]]
-            if self.name == "mobilenet_m2":
-                kwargs["real_groups"] = [int(g) for g in genome[13:]]
-        return kwargs
+        return {**self.base_kwargs, **models.genome_kwargs(self.name, self.check_genome(genome))}
 
     def ops(self, genome: Sequence, input_size) -> float:
         """OPs of the static model of ``genome`` (counted on the meta device, cached)."""
@@ -180,7 +174,9 @@ def _probe_bindings(name: str, kind: str, kwargs: dict, base: list,
     under ``base`` (widths) or its groups (groups).
     """
     attr = "groups" if kind == "groups" else "out_channels"
-    meta = lambda genome: _convs(_meta_model(name, **_genome_kwargs(name, kind, kwargs, genome)))  # noqa: E731
+    def meta(genome):
+        return _convs(_meta_model(name, **kwargs, **models.genome_kwargs(name, genome)))
+
     ref = {k: getattr(c, attr) for k, c in meta(base).items()}
     bindings = []
     for gene, value in enumerate(probes):
@@ -188,17 +184,6 @@ def _probe_bindings(name: str, kind: str, kwargs: dict, base: list,
         probe[gene] = value
         bindings += [(k, gene, ref[k]) for k, c in meta(probe).items() if getattr(c, attr) != ref[k]]
     return bindings
-
-
-def _genome_kwargs(name: str, kind: str, kwargs: dict, genome: Sequence) -> dict:
-    out = dict(kwargs)
-    if kind == "widths":
-        out["expansion"] = list(genome)
-    else:
-        out["groups"] = list(genome[:13])
-        if name == "mobilenet_m2":
-            out["real_groups"] = list(genome[13:])
-    return out
 
 
 def _check_max_groups(name: str, max_groups) -> int | None:
@@ -263,14 +248,11 @@ def build(name: str, max_groups: int | None = None,
             raise ValueError(f"supernet.build({name!r}): {key} is searched, do not pass it")
     max_groups = _check_max_groups(name, max_groups)
     ratios = _check_width_choices(name, width_choices)
-    kind = "widths" if name in models.EXPANSION_MODELS else "groups"
+    kind = models.study_of(name)
     if kind == "groups":
-        width = model_kwargs.get("width_mult", 1.0)
-        in_ch = [cin for cin, _, _ in models.mobilenet.block_channels(width)]
-        if name == "mobilenet_m2":
-            in_ch += [in_ch[i] for i in models.mobilenet.CHANGE_BLOCKS]
+        in_ch = models.mobilenet.gene_channels(name.split("_")[1], model_kwargs.get("width_mult", 1.0))
         choices = [[d for d in divisors(c) if max_groups is None or d <= max_groups] for c in in_ch]
-        net = models.build(name, **_genome_kwargs(name, kind, model_kwargs, [1] * len(choices)))
+        net = models.build(name, **{**model_kwargs, **models.genome_kwargs(name, [1] * len(choices))})
         probes = [min(d for d in divisors(c) if d > 1) for c in in_ch]
         bindings = _probe_bindings(name, kind, model_kwargs, [1] * len(in_ch), probes)
         for module_name, _, _ in bindings:
@@ -279,7 +261,7 @@ def build(name: str, max_groups: int | None = None,
     else:
         choices = [list(ratios) for _ in models.gene_names(name)]
         widest = max(choices[0])
-        net = models.build(name, **_genome_kwargs(name, kind, model_kwargs, [widest] * len(choices)))
+        net = models.build(name, **{**model_kwargs, **models.genome_kwargs(name, [widest] * len(choices))})
         bindings = _probe_bindings(name, kind, model_kwargs, [1.0] * len(choices),
                                    [2.0] * len(choices))
         for module_name, module in list(net.named_modules()):
@@ -300,8 +282,9 @@ def train_supernet(supernet: Supernet, train_data, val_data=None, *, seed: int =
     The genome of step ``t`` is ``supernet.sample(numpy.random.default_rng([seed, t]))``: a
     pure function of (seed, step), so a resumed run samples exactly the genomes an
     uninterrupted one would. Validation during training (``val_data``) scores
-    ``eval_genome`` (default: the largest candidate) in eval mode. Everything else (optimizer,
-    schedule, checkpoints, resume, metrics, progress) is ``bnnlib.train.fit``'s.
+    ``eval_genome`` (default: the largest candidate) in eval mode. Everything else (the
+    ``recipe=`` :class:`bnnlib.train.Recipe`, checkpoints, resume, metrics, progress) is
+    ``bnnlib.train.fit``'s, through ``fit_kwargs``.
     """
     def before_step(model: Supernet, step: int) -> None:
         model.set_genome(model.sample(np.random.default_rng([seed, step])))

@@ -220,3 +220,30 @@ def test_build_kwargs_fill_defaults_as_plain_json():
         kwargs = models.build(name, **_small(name)).build_kwargs
         assert json.loads(json.dumps(kwargs)) == kwargs and kwargs["name"] == name
         assert "module" not in kwargs and len(kwargs) == 1 + len(inspect.signature(models.MODELS[name]).parameters)
+
+
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_genome_codec_round_trips_and_builds_the_genome(name):
+    """genome_kwargs and genome_of are inverse, and the built model carries the genome's
+    values: M2's genome is its 13 binary 3x3 group genes, then its 5 real 1x1 group genes."""
+    n = len(models.gene_names(name))
+    if models.study_of(name) == "widths":
+        genome = [1.0 + 0.25 * (i % 3) for i in range(n)]
+    else:
+        genome = [[1, 2, 4, 8][i % 4] for i in range(n)]
+    kwargs = models.genome_kwargs(name, genome)
+    assert models.genome_of(name, kwargs) == genome
+    built = models.build(name, num_classes=10, width_mult=0.25, **kwargs).build_kwargs
+    assert models.genome_of(name, built) == genome
+
+
+def test_genome_codec_expands_scalars_and_skips_real_models():
+    assert models.genome_kwargs("mobilenet_m2", list(range(1, 19))) == {
+        "groups": list(range(1, 14)), "real_groups": list(range(14, 19))}
+    assert models.genome_of("mobilenet_m2", {"groups": 4, "real_groups": 4}) == [4] * 18
+    assert models.genome_of("mobilenet_m1", {}) == [1] * 13
+    assert models.genome_of("resnet18", {"expansion": 2.0}) == [2.0] * 12
+    assert models.genome_of("vgg_small", {"binary": False, "expansion": 1.0}) is None
+    with pytest.raises(ValueError, match=r"mobilenet_m2: a genome has 18 genes \(groups, real_groups\), got 13"):
+        models.genome_kwargs("mobilenet_m2", [1] * 13)
+    assert [models.study_of(f) for f in models.MODELS] == ["widths", "widths", "groups", "groups", "groups"]

@@ -75,11 +75,9 @@ def test_other_data_of_the_same_size_starts_training_over(study, tmp_path, capsy
     has a space in its name (no command line is built from settings any more)."""
     common.train_item(study("uniform", "vgg_small"), "uniform", "uniform1x", {"expansion": 1.0})
     log_of(capsys)
-    from bnnlib.data import _complete_idx_dir, load_fashion_mnist, read_idx
+    from bnnlib.fashion_mnist import locate, read_idx
 
-    load_fashion_mnist(tmp_path / "data/raw", download=False)
-    source = _complete_idx_dir(tmp_path / "data/raw/fashion_mnist") or _complete_idx_dir(
-        Path("/usr/share/datasets/fashion-mnist"))
+    source = locate(tmp_path / "data/raw", download=False)
     other = tmp_path / "other data/fashion_mnist"
     other.mkdir(parents=True)
     for path in source.values():
@@ -199,21 +197,11 @@ def test_uniform_rows_follow_the_papers():
         uniform.variant_kwargs("mobilenet_m1", "groups", "groups8")
 
 
-def test_genome_codec_round_trips():
-    genome = list(range(1, 19))
-    kwargs = common.genome_kwargs("mobilenet_m2", genome)
-    assert kwargs == {"groups": genome[:13], "real_groups": genome[13:]}
-    assert common.genome_of("mobilenet_m2", kwargs) == genome
-    assert common.genome_of("mobilenet_m2", {"groups": 4, "real_groups": 4}) == [4] * 18
-    assert common.genome_of("resnet18", {"expansion": 2.0}) == [2.0] * 12
-    assert common.genome_of("vgg_small", {"binary": False, "expansion": 1.0}) is None
-
-
-def test_random_genome_is_seeded_and_valid():
+def test_random_group_is_seeded_and_valid():
     choices = [[1, 2, 4], [1, 3], [1, 2, 4, 8]]
-    a = retrain.random_genome(choices, 0)
-    assert a == retrain.random_genome(choices, 0) and all(g in c for g, c in zip(a, choices, strict=True))
-    assert any(retrain.random_genome(choices, s) != a for s in range(1, 10))
+    a = retrain.random_group(choices, 0)
+    assert a == retrain.random_group(choices, 0) and all(g in c for g, c in zip(a, choices, strict=True))
+    assert any(retrain.random_group(choices, s) != a for s in range(1, 10))
 
 
 def test_cached_accuracy_evaluates_each_genome_once():

@@ -7,12 +7,11 @@ surface as a TypeError deep inside torch, an OverflowError, or a silently wrong 
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from torch import nn
 
+from ..checks import is_int, is_number, is_positive_number, is_scalar
 from ..layers import QuantConv2d
 
 
@@ -21,31 +20,11 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def is_int(value) -> bool:
-    """True for ints (numpy ints included) but not bools, which Python counts as ints."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-    """True for real numbers (ints, floats, numpy scalars) but not bools or strings."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def is_scalar(value) -> bool:
-    """True for a value ``per_gene`` repeats: anything not a list-like (a str counts as one)."""
-    return isinstance(value, (str, bytes)) or not isinstance(value, Iterable)
-
-
 def positive_int(name: str, value, where: str) -> int:
     """``value`` as an int, or ValueError naming ``where``, ``name`` and ``value``."""
     if not is_int(value) or value < 1:
         raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
     return int(value)
-
-
-def is_positive_number(value) -> bool:
-    """True for a finite real number > 0 (not a bool, str, inf or nan)."""
-    return is_number(value) and math.isfinite(value) and value > 0
 
 
 def positive_number(name: str, value, where: str) -> float:

@@ -67,13 +67,20 @@ def block_channels(width_mult: float = 1.0) -> list[tuple[int, int, int]]:
     return [(unit * cin // STEM_WIDTH, unit * cout // STEM_WIDTH, s) for cin, cout, s in BLOCKS]
 
 
+def gene_channels(module: str, width_mult: float = 1.0) -> list[int]:
+    """Input channels of the conv each gene sets: the 13 binary 3x3 convs, then (M2 only) the
+    5 real 1x1 convs of blocks 1, 2, 4, 6, 12. A gene's valid group counts divide its entry."""
+    cin = [c for c, _, _ in block_channels(width_mult)]
+    return cin + ([cin[i] for i in CHANGE_BLOCKS] if module == "m2" else [])
+
+
 def gene_names(module: str, width_mult: float = 1.0) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Names of the ``groups`` genes and of the ``real_groups`` genes (empty except for M2)."""
-    chans = block_channels(width_mult)
-    groups = tuple(f"block {i + 1} binary 3x3 conv groups ({cin} input channels)"
-                   for i, (cin, _, _) in enumerate(chans))
-    real = tuple(f"block {i + 1} real 1x1 conv groups ({chans[i][0]} input channels)"
-                 for i in CHANGE_BLOCKS) if module == "m2" else ()
+    chans = gene_channels(module, width_mult)
+    groups = tuple(f"block {i + 1} binary 3x3 conv groups ({c} input channels)"
+                   for i, c in enumerate(chans[:len(BLOCKS)]))
+    real = tuple(f"block {i + 1} real 1x1 conv groups ({c} input channels)"
+                 for i, c in zip(CHANGE_BLOCKS, chans[len(BLOCKS):], strict=True)) if module == "m2" else ()
     return groups, real
 
 

@@ -25,7 +25,7 @@ from .. import models
 from ..data import dataset_info, get_datasets
 from ..fingerprint import canonical, code_digest
 from ..settings import View
-from ..train import CheckpointMismatchError, FitResult, fit
+from ..train import CheckpointMismatchError, FitResult, Recipe, fit
 from ..utils import read_json, write_json
 
 #: modules whose code determines a trained model's weights
@@ -51,61 +51,32 @@ def _datasets(dataset, root, val_size, train_subset, val_subset, test_subset, da
                         augment=augment)
 
 
-def datasets(s: View, augment: bool = True):
+def datasets(cfg: View, augment: bool = True):
     """``(train, val, test)`` of the view: ``val`` is the held-out search-validation split."""
     # stages that never test (supernet, search) do not read test_subset: whole test split
-    return _datasets(s.dataset, str(s.path(s.data_root)), s.val_size, s.train_subset,
-                     s.val_subset, s.values.get("test_subset"), s.data_seed, augment)
+    return _datasets(cfg.dataset, str(cfg.path(cfg.data_root)), cfg.val_size, cfg.train_subset,
+                     cfg.val_subset, cfg.values.get("test_subset"), cfg.data_seed, augment)
 
 
-def model_kwargs(s: View) -> dict:
+def model_kwargs(cfg: View) -> dict:
     """``models.build`` keywords of the view's family, without the genome."""
-    info = dataset_info(s.dataset)
+    info = dataset_info(cfg.dataset)
     kwargs = {"num_classes": info.num_classes, "in_channels": info.in_channels,
-              "width_mult": float(s.width_mult)}
-    if s.family != "vgg_small":  # VGG-small has no stem option (settings refuse true)
-        kwargs["small_input"] = bool(s.small_input)
+              "width_mult": float(cfg.width_mult)}
+    if cfg.family != "vgg_small":  # VGG-small has no stem option (settings refuse true)
+        kwargs["small_input"] = bool(cfg.small_input)
     return kwargs
 
 
-def input_size(s: View) -> tuple[int, int, int]:
-    info = dataset_info(s.dataset)
+def input_size(cfg: View) -> tuple[int, int, int]:
+    info = dataset_info(cfg.dataset)
     return (info.in_channels, info.image_size, info.image_size)
 
 
-def recipe(s: View) -> dict:
-    """``fit`` keywords of the view's training recipe."""
-    return {"epochs": s.epochs, "batch_size": s.batch_size, "optimizer": s.optimizer,
-            "lr": s.lr, "schedule": s.schedule, "seed": s.seed, "progress": s.progress}
-
-
-def genome_kwargs(family: str, genome, width_mult: float = 1.0) -> dict:
-    """``models.build`` keywords of a genome (M2: the group genes, then the real 1x1 genes)."""
-    if family in models.EXPANSION_MODELS:
-        return {"expansion": [float(g) for g in genome]}
-    n_groups = len(models.mobilenet.gene_names(family.split("_")[1], width_mult)[0])
-    kwargs = {"groups": [int(g) for g in genome[:n_groups]]}
-    if family == "mobilenet_m2":
-        kwargs["real_groups"] = [int(g) for g in genome[n_groups:]]
-    return kwargs
-
-
-def genome_of(family: str, kwargs: dict, width_mult: float = 1.0) -> list | None:
-    """The genome of ``models.build`` keywords (scalars repeated per gene); None if real-valued."""
-    if not kwargs.get("binary", True):
-        return None
-    names = models.gene_names(family, width_mult)
-    if family in models.EXPANSION_MODELS:
-        return _per_gene(kwargs.get("expansion", 1.0), len(names))
-    n_groups = len(models.mobilenet.gene_names(family.split("_")[1], width_mult)[0])
-    genome = _per_gene(kwargs.get("groups", 1), n_groups)
-    if family == "mobilenet_m2":
-        genome += _per_gene(kwargs.get("real_groups", 1), len(names) - n_groups)
-    return genome
-
-
-def _per_gene(value, n: int) -> list:
-    return list(value) if isinstance(value, (list, tuple)) else [value] * n
+def recipe(cfg: View) -> Recipe:
+    """The view's training recipe (``fit`` also takes ``seed=cfg.seed, progress=cfg.progress``)."""
+    return Recipe(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer=cfg.optimizer, lr=cfg.lr,
+                  schedule=cfg.schedule)
 
 
 class StaleUpstreamError(ValueError):
@@ -155,35 +126,36 @@ def display(path: Path) -> str:
         return str(path)
 
 
-def base_record(s: View) -> dict:
+def base_record(cfg: View) -> dict:
     """Fields every result file carries: where it comes from, and the settings it used."""
-    return {"study": s.study, "family": s.family, "dataset": s.dataset, "profile": s.profile,
-            "device": device_description(), "input_size": list(input_size(s)),
-            "settings": canonical(s.as_dict())}
+    return {"study": cfg.study, "family": cfg.family, "dataset": cfg.dataset, "profile": cfg.profile,
+            "device": device_description(), "input_size": list(input_size(cfg)),
+            "settings": canonical(cfg.as_dict())}
 
 
-def train_item(s: View, stage: str, variant: str, genome: dict, extra: dict | None = None) -> dict:
+def train_item(cfg: View, stage: str, variant: str, genome: dict, extra: dict | None = None) -> dict:
     """Train one model from scratch, test it, count its OPs and write its ``result.json``."""
     from .. import flops
     from ..train import evaluate
 
-    kwargs = {**model_kwargs(s), **genome}
-    train_data, val_data, test_data = datasets(s)
-    out_dir = s.runs_dir / stage / s.family / variant
+    kwargs = {**model_kwargs(cfg), **genome}
+    train_data, val_data, test_data = datasets(cfg)
+    out_dir = cfg.runs_dir / stage / cfg.family / variant
 
     def build():
-        torch.manual_seed(s.seed)
-        return models.build(s.family, **kwargs)
+        torch.manual_seed(cfg.seed)
+        return models.build(cfg.family, **kwargs)
 
-    log(f"== {stage}: {s.family} {variant} {genome}")
+    log(f"== {stage}: {cfg.family} {variant} {genome}")
     model, fitted = fit_item(build, out_dir, train_data, val_data,
-                             model_name=f"{s.family}/{variant}", **recipe(s))
+                             model_name=f"{cfg.family}/{variant}", recipe=recipe(cfg), seed=cfg.seed,
+                             progress=cfg.progress)
     _log_resume(out_dir, fitted)
     test = evaluate(model, test_data)
-    report = flops.count(model, input_size(s))
+    report = flops.count(model, input_size(cfg))
     result = {
-        **base_record(s), "variant": variant,
-        "genome": genome_of(s.family, kwargs, s.width_mult), "model_kwargs": kwargs,
+        **base_record(cfg), "variant": variant,
+        "genome": models.genome_of(cfg.family, kwargs), "model_kwargs": kwargs,
         "binary": bool(kwargs.get("binary", True)), **report.summary(),
         "test_top1": test["top1"], "test_top5": test["top5"], "test_loss": test["loss"],
         "val_top1": fitted.final.get("val_top1"), "epochs": len(fitted.history),
@@ -201,20 +173,20 @@ def _log_resume(out_dir: Path, fitted: FitResult) -> None:
         log(f"   resumed from {display(out_dir / where)} at epoch {fitted.resumed_from['epoch']}")
 
 
-def write_stage_metrics(s: View, stage: str, results: list[dict]) -> Path:
+def write_stage_metrics(cfg: View, stage: str, results: list[dict]) -> Path:
     """A flat metrics file per stage and family, for ``dvc metrics show``."""
     keep = ("test_top1", "test_top5", "val_top1", "ops", "memory_bits", "train_seconds",
             "best_acc", "best_ops", "best_fitness", "evaluations", "search_seconds")
     flat = {r.get("variant", r.get("method")): {k: r[k] for k in keep if r.get(k) is not None}
             for r in results}
-    return write_json(s.metrics_dir / stage / f"{s.family}.json", flat)
+    return write_json(cfg.metrics_dir / stage / f"{cfg.family}.json", flat)
 
 
-def upstream(s: View, stage: str, *parts: str) -> dict:
+def upstream(cfg: View, stage: str, *parts: str) -> dict:
     """An earlier stage's result file of this family, with the remedy when it is missing."""
-    path = s.upstream_dir / stage / s.family / Path(*parts)
+    path = cfg.upstream_dir / stage / cfg.family / Path(*parts)
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} does not exist: run stage {stage} for {s.family} first (`dvc repro`, or its "
+            f"{path} does not exist: run stage {stage} for {cfg.family} first (`dvc repro`, or its "
             f"notebook with the same runs_dir), or point upstream_dir at the runs that hold it")
     return read_json(path)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import models
 from ..data import dataset_fingerprint
 from ..fingerprint import canonical, describe
+from ..genome import random_genome
 from ..settings import View
 from .common import (
     StaleUpstreamError,
     datasets,
-    genome_kwargs,
     model_kwargs,
     train_item,
     upstream,
@@ -26,35 +27,34 @@ from .common import (
 )
 
 
-def random_genome(choices, seed: int) -> list:
+def random_group(choices, seed: int) -> list:
     """Phan et al.'s "Random Group": each gene drawn uniformly, no budget."""
-    rng = np.random.default_rng([seed, 2020])
-    return [c[int(rng.integers(len(c)))] for c in choices]
+    return list(random_genome(choices, np.random.default_rng([seed, 2020])))
 
 
-def searched(s: View, method: str) -> dict:
+def searched(cfg: View, method: str) -> dict:
     """A search result of stage 03, checked to be made under this view's model and data."""
-    record = upstream(s, "search", method, "result.json")
-    now = {"model_kwargs": model_kwargs(s), "train_data": dataset_fingerprint(datasets(s)[0])}
+    record = upstream(cfg, "search", method, "result.json")
+    now = {"model_kwargs": model_kwargs(cfg), "train_data": dataset_fingerprint(datasets(cfg)[0])}
     diff = describe({k: record.get(k) for k in now}, canonical(now), f"search {method}")
     if diff:
-        raise StaleUpstreamError(f"the {method} search of {s.family} was made under other "
+        raise StaleUpstreamError(f"the {method} search of {cfg.family} was made under other "
                                  f"settings: {diff}. Rerun stage 03 "
-                                 f"(dvc repro search_{s.study}@{s.family}).")
+                                 f"(dvc repro search_{cfg.study}@{cfg.family}).")
     return record
 
 
-def genomes(s: View) -> dict[str, list]:
+def genomes(cfg: View) -> dict[str, list]:
     """The genomes this stage trains from scratch, by variant name."""
-    if s.study == "groups":
-        found = searched(s, "evolution")
-        return {"searched": found["best"], "random": random_genome(found["choices"], s.seed)}
-    return {"auto_a": searched(s, "evolution_a")["best"], "auto_b": searched(s, "evolution_b")["best"]}
+    if cfg.study == "groups":
+        found = searched(cfg, "evolution")
+        return {"searched": found["best"], "random": random_group(found["choices"], cfg.seed)}
+    return {"auto_a": searched(cfg, "evolution_a")["best"], "auto_b": searched(cfg, "evolution_b")["best"]}
 
 
-def run(s: View) -> list[dict]:
+def run(cfg: View) -> list[dict]:
     """Train every genome of :func:`genomes`; returns their result records."""
-    results = [train_item(s, "retrain", variant, genome_kwargs(s.family, genome, s.width_mult))
-               for variant, genome in genomes(s).items()]
-    write_stage_metrics(s, "retrain", results)
+    results = [train_item(cfg, "retrain", variant, models.genome_kwargs(cfg.family, genome))
+               for variant, genome in genomes(cfg).items()]
+    write_stage_metrics(cfg, "retrain", results)
     return results

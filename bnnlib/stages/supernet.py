@@ -38,59 +38,60 @@ from .common import (
 SUPERNET_CODE = ("bnnlib.supernet", "bnnlib.train", "bnnlib.models")
 
 
-def sampling(s: View) -> str:
+def sampling(cfg: View) -> str:
     """How the supernet is trained: ``random`` genome every step, or the ``largest`` as is."""
-    return "random" if s.study == "groups" else s.supernet_sampling
+    return "random" if cfg.study == "groups" else cfg.supernet_sampling
 
 
-def build(s: View) -> supernets.Supernet:
+def build(cfg: View) -> supernets.Supernet:
     """The untrained supernet of the view (seeded: the same weights every call)."""
-    torch.manual_seed(s.seed)
-    extra = {"max_groups": s.max_groups} if s.study == "groups" else {}
-    return supernets.build(s.family, **extra, **model_kwargs(s))
+    torch.manual_seed(cfg.seed)
+    extra = {"max_groups": cfg.max_groups} if cfg.study == "groups" else {}
+    return supernets.build(cfg.family, **extra, **model_kwargs(cfg))
 
 
-def run(s: View) -> dict:
-    """Train the supernet of ``s.family``, write ``supernet.pt`` and ``result.json``."""
-    mode = sampling(s)
-    train_data, val_data, _ = datasets(s)
-    out_dir = s.runs_dir / "supernet" / s.family
-    log(f"== supernet: {s.family} ({mode} genome per step)")
+def run(cfg: View) -> dict:
+    """Train the supernet of ``cfg.family``, write ``supernet.pt`` and ``result.json``."""
+    mode = sampling(cfg)
+    train_data, val_data, _ = datasets(cfg)
+    out_dir = cfg.runs_dir / "supernet" / cfg.family
+    log(f"== supernet: {cfg.family} ({mode} genome per step)")
     trainer = supernets.train_supernet if mode == "random" else fit
-    sn, fitted = fit_item(lambda: build(s), out_dir, train_data, val_data, code=SUPERNET_CODE,
+    supernet, fitted = fit_item(lambda: build(cfg), out_dir, train_data, val_data, code=SUPERNET_CODE,
                           context={"sampling": mode}, trainer=trainer,
-                          model_name=f"supernet_{s.family}", **recipe(s))
-    weights = weights_digest(sn)
-    save_checksummed({"family": s.family, "build_kwargs": canonical(sn.build_kwargs),
+                          model_name=f"supernet_{cfg.family}", recipe=recipe(cfg), seed=cfg.seed,
+                          progress=cfg.progress)
+    weights = weights_digest(supernet)
+    save_checksummed({"family": cfg.family, "build_kwargs": canonical(supernet.build_kwargs),
                       "train_data": dataset_fingerprint(train_data), "weights": weights,
-                      "state_dict": sn.state_dict()}, out_dir / "supernet.pt")
-    result = {**base_record(s), "kind": sn.kind, "sampling": mode, "choices": sn.choices,
+                      "state_dict": supernet.state_dict()}, out_dir / "supernet.pt")
+    result = {**base_record(cfg), "kind": supernet.kind, "sampling": mode, "choices": supernet.choices,
               "epochs": len(fitted.history),
               "train_seconds": sum(r["seconds"] for r in fitted.history),
               "val_top1_largest": fitted.final.get("val_top1"), "history": fitted.history,
               "weights": weights}
     write_json(out_dir / "result.json", result)
-    write_stage_metrics(s, "supernet", [{"variant": "supernet", **result}])
+    write_stage_metrics(cfg, "supernet", [{"variant": "supernet", **result}])
     return result
 
 
-def load(s: View) -> tuple[supernets.Supernet, str]:
+def load(cfg: View) -> tuple[supernets.Supernet, str]:
     """The trained supernet of the view and the digest of its weights.
 
     Refuses a ``supernet.pt`` built with other construction keywords or trained on other data
     than the view's (:class:`StaleUpstreamError` names the differences and the stage to rerun).
     """
-    path = s.upstream_dir / "supernet" / s.family / "supernet.pt"
+    path = cfg.upstream_dir / "supernet" / cfg.family / "supernet.pt"
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run stage 02 (supernet) for {s.family} "
+        raise FileNotFoundError(f"{path} does not exist: run stage 02 (supernet) for {cfg.family} "
                                 "first, or point upstream_dir at the runs that hold it")
     saved = load_checksummed(path)
-    sn = build(s)
+    supernet = build(cfg)
     diff = describe({"model": saved["build_kwargs"], "data": saved["train_data"]},
-                    {"model": canonical(sn.build_kwargs), "data": dataset_fingerprint(datasets(s)[0])},
+                    {"model": canonical(supernet.build_kwargs), "data": dataset_fingerprint(datasets(cfg)[0])},
                     str(path))
     if diff:
         raise StaleUpstreamError(f"the supernet was trained under other settings: {diff}. "
-                                 f"Rerun stage 02 (dvc repro supernet_{s.study}@{s.family}).")
-    sn.load_state_dict(saved["state_dict"])
-    return sn, weights_digest(sn)
+                                 f"Rerun stage 02 (dvc repro supernet_{cfg.study}@{cfg.family}).")
+    supernet.load_state_dict(saved["state_dict"])
+    return supernet, weights_digest(supernet)

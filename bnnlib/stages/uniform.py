@@ -36,9 +36,9 @@ def variants(family: str, study: str) -> list[str]:
     return [v for v in names if not (family == "mobilenet_m2" and v == "groups1")]
 
 
-def run(s: View) -> list[dict]:
-    """Train every uniform row of ``s.family``; returns their result records."""
-    results = [train_item(s, "uniform", v, variant_kwargs(s.family, s.study, v))
-               for v in variants(s.family, s.study)]
-    write_stage_metrics(s, "uniform", results)
+def run(cfg: View) -> list[dict]:
+    """Train every uniform row of ``cfg.family``; returns their result records."""
+    results = [train_item(cfg, "uniform", v, variant_kwargs(cfg.family, cfg.study, v))
+               for v in variants(cfg.family, cfg.study)]
+    write_stage_metrics(cfg, "uniform", results)
     return results
