@@ -1,5 +1,7 @@
 """Datasets for the study: Fashion-MNIST (offline default), CIFAR-10 and ImageNet.
 
+Fashion-MNIST's files are found and parsed by :mod:`bnnlib.fashion_mnist`.
+
 One entry point, :func:`get_datasets`, returns ``(train, val, test)``:
 
 - ``train`` and ``val`` are a fixed, seeded, class-stratified split of the dataset's *training*
@@ -13,12 +15,12 @@ Small datasets (Fashion-MNIST, CIFAR-10) are held in memory as ``uint8`` tensors
 augmented batch at once, which :func:`bnnlib.train.make_loader` exploits (no per-image Python
 work, no worker processes: on a 2-core CPU this is the fastest path).
 
-Augmentation (the issue says "standard per dataset"; where it is silent the choice is ours):
+Augmentation, standard per dataset (where the papers are silent the choice is ours):
 
 - CIFAR-10: 4-pixel zero-padded random 32x32 crop + horizontal flip (the ResNet/VGG CIFAR
-  recipe that seed 001 follows).
+  recipe that Shen et al. follow).
 - ImageNet: resize to 256, random 224 crop + horizontal flip for training; resize 256 + centre
-  crop 224 for evaluation (seed 000, section 4.1: "scaled up to 256x256 ... randomly cropped
+  crop 224 for evaluation (Phan et al. sec. 4.1: "scaled up to 256x256 ... randomly cropped
   to 224x224 ... centrally cropped").
 - Fashion-MNIST: **none** by default. The default CPU profile trains for a handful of epochs,
   where augmentation only slows convergence, and the items are centred. ``augment="crop_flip"``
@@ -30,14 +32,10 @@ Normalisation uses the usual per-channel training-set mean/std of each dataset.
 from __future__ import annotations
 
 import copy
-import functools
-import gzip
 import hashlib
 import json
 import os
-import struct
 import sys
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +43,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
+from . import fashion_mnist
+from .checks import is_int
 from .registry import DATASETS, DatasetInfo, dataset_info
 
 __all__ = [
@@ -53,26 +53,12 @@ __all__ = [
     "dataset_info",
     "get_datasets",
     "InMemoryImages",
-    "load_fashion_mnist",
-    "read_idx",
     "stratified_split",
     "class_balanced_indices",
     "class_balanced_subset",
     "dataset_targets",
     "dataset_fingerprint",
-    "DEBIAN_FASHION_MNIST",
 ]
-
-#: Where the Debian package ``dataset-fashion-mnist`` installs the IDX files.
-DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-
-_FMNIST_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-
 
 _AUGMENTS = (None, "none", "flip", "crop_flip")
 
@@ -200,186 +186,6 @@ def _random_crop(x: torch.Tensor, pad: int) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------
-# Fashion-MNIST: IDX files from data/raw, the Debian package, or a torchvision download
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (``.gz`` or raw) of unsigned bytes into a numpy array.
-
-    Format (LeCun's MNIST page): 2 zero bytes, a type byte (0x08 = uint8), the number of
-    dimensions, then one big-endian int32 per dimension, then the data.
-
-    Raises:
-        ValueError: a damaged file (truncated or invalid gzip, bad IDX header, wrong size); the
-            message names the file, since the bare gzip/zlib errors do not.
-    """
-    path = Path(path)
-    raw = _read_maybe_gzip(path)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        hint = " (gzip data: name it .gz)" if raw[:2] == b"\x1f\x8b" else ""
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes (header {raw[:4]!r}){hint}")
-    ndim = raw[3]
-    if len(raw) < 4 + 4 * ndim:
-        raise ValueError(
-            f"{path}: damaged IDX header: {ndim} dimensions need {4 + 4 * ndim} header bytes "
-            f"but the file holds {len(raw)}"
-        )
-    shape = struct.unpack(f">{ndim}i", raw[4 : 4 + 4 * ndim])
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if min(shape, default=0) < 0 or data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says shape {shape} but holds {data.size} bytes")
-    return data.reshape(shape)
-
-
-def _read_maybe_gzip(path: Path) -> bytes:
-    """Bytes of ``path``, gunzipped when it ends in ``.gz``; ``ValueError`` naming a bad gzip."""
-    if path.suffix != ".gz":
-        return path.read_bytes()
-    try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise ValueError(
-            f"{path}: damaged gzip file ({type(exc).__name__}: {exc}); replace it with an "
-            "intact copy (e.g. reinstall dataset-fashion-mnist or download it again)"
-        ) from exc
-
-
-def _idx_files(directory: Path) -> dict[str, Path]:
-    """Those of the four Fashion-MNIST IDX files (``.gz`` or raw) present in ``directory``."""
-    found = {}
-    for key, stem in _FMNIST_FILES.items():
-        for name in (stem + ".gz", stem):
-            if (directory / name).is_file():
-                found[key] = directory / name
-                break
-    return found
-
-
-def _find_idx_dir(directory: Path) -> dict[str, Path] | None:
-    """The four Fashion-MNIST IDX files (``.gz`` or raw) in ``directory``, or ``None``."""
-    found = _idx_files(directory)
-    return found if len(found) == len(_FMNIST_FILES) else None
-
-
-def _complete_idx_dir(directory: Path) -> dict[str, Path] | None:
-    """Like :func:`_find_idx_dir`, but a folder with only some of the files is an error.
-
-    A half-copied folder must not be skipped silently: the data would then come from the next
-    place (e.g. the Debian package) without the user noticing.
-    """
-    found = _idx_files(directory)
-    if not found or len(found) == len(_FMNIST_FILES):
-        return found or None
-    missing = [stem for key, stem in _FMNIST_FILES.items() if key not in found]
-    raise FileNotFoundError(
-        f"Fashion-MNIST folder {directory} is incomplete: found "
-        f"{', '.join(p.name for p in found.values())} but missing "
-        f"{', '.join(missing)} (.gz or uncompressed). Add the missing files, or remove the "
-        "partial ones to use the next location (the Debian package or a download)."
-    )
-
-
-def _fashion_mnist_dirs(root: Path) -> list[Path]:
-    """Folders under ``root`` where Fashion-MNIST IDX files are looked for, in order."""
-    return [root / "fashion_mnist", root / "fashion-mnist", root / "FashionMNIST" / "raw", root]
-
-
-def _download_fashion_mnist(root: Path) -> Path:
-    """Ask torchvision to download Fashion-MNIST into ``root/FashionMNIST/raw``."""
-    from torchvision.datasets import FashionMNIST
-
-    FashionMNIST(str(root), train=True, download=True)
-    FashionMNIST(str(root), train=False, download=True)
-    return root / "FashionMNIST" / "raw"
-
-
-@functools.lru_cache(maxsize=4)
-def _load_idx_set(files: tuple[tuple[str, str, int], ...]) -> tuple[torch.Tensor, ...]:
-    # Cached per process (keyed by path and mtime): parsing the 26 MB gzip takes ~0.5 s.
-    f = {key: path for key, path, _ in files}
-    arrays = []
-    for split in ("train", "test"):
-        images_path, labels_path = f[f"{split}_images"], f[f"{split}_labels"]
-        images, labels = read_idx(images_path), read_idx(labels_path)
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(
-                f"Fashion-MNIST {split} files disagree: images {images.shape} in {images_path}, "
-                f"labels {labels.shape} in {labels_path}; expected [N, H, W] and [N]"
-            )
-        num_classes = DATASETS["fashion_mnist"].num_classes
-        _check_labels(labels, num_classes, f"Fashion-MNIST labels file {labels_path}")
-        arrays += [
-            torch.from_numpy(images.copy()).unsqueeze(1),
-            torch.from_numpy(labels.astype(np.int64)),
-        ]
-    return tuple(arrays)
-
-
-def _check_labels(labels: np.ndarray, num_classes: int, source: str) -> None:
-    """``ValueError`` naming ``source`` if a label is outside ``0..num_classes-1``.
-
-    Checked at load time: an out-of-range label would otherwise surface much later as an
-    obscure index error in the loss (or a CUDA device assert).
-    """
-    labels = np.asarray(labels)
-    outside = (labels < 0) | (labels >= num_classes)
-    if outside.any():
-        bad = np.unique(labels[outside])
-        shown = ", ".join(str(int(v)) for v in bad[:10]) + (", ..." if bad.size > 10 else "")
-        raise ValueError(
-            f"{source}: {int(outside.sum())} labels outside the valid range "
-            f"0..{num_classes - 1} ({num_classes} classes); bad values: {shown}"
-        )
-
-
-def _cache_key(files: dict[str, Path]) -> tuple[tuple[str, str, int], ...]:
-    return tuple(sorted((k, str(v), v.stat().st_mtime_ns) for k, v in files.items()))
-
-
-def load_fashion_mnist(
-    root: str | os.PathLike = "data/raw", download: bool = True
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Fashion-MNIST as ``(train_x, train_y, test_x, test_y)`` ``uint8``/``int64`` tensors.
-
-    Looks, in order, in ``root`` (also ``root/fashion_mnist``, ``root/fashion-mnist`` and
-    torchvision's ``root/FashionMNIST/raw``), in the Debian package's
-    ``/usr/share/datasets/fashion-mnist/``, and finally asks torchvision to download into
-    ``root`` (when ``download``). Files may be gzipped or not.
-
-    Raises:
-        FileNotFoundError: none of the three places worked; the message names them and the
-            ``apt-get install dataset-fashion-mnist`` remedy. Also a folder holding some but
-            not all of the four files (names the folder, the files found and those missing).
-        ValueError: a damaged file or a label outside ``0..9`` (names the file).
-    """
-    root = Path(root)
-    candidates = _fashion_mnist_dirs(root) + [Path(DEBIAN_FASHION_MNIST)]
-    for directory in candidates:
-        files = _complete_idx_dir(directory)
-        if files is not None:
-            return _load_idx_set(_cache_key(files))
-    download_error = "download disabled (download=False)"
-    if download:
-        try:
-            files = _find_idx_dir(_download_fashion_mnist(root))
-            if files is not None:
-                return _load_idx_set(_cache_key(files))
-            download_error = "torchvision reported success but the IDX files are missing"
-        except Exception as exc:  # offline, mirror down, permission denied, ...
-            download_error = f"download failed: {type(exc).__name__}: {exc}"
-    raise FileNotFoundError(
-        "Fashion-MNIST not found. Looked for the four IDX files "
-        f"({', '.join(_FMNIST_FILES.values())}, optionally .gz) in:\n"
-        f"  1. {root} (and {', '.join(str(d) for d in _fashion_mnist_dirs(root)[:3])})\n"
-        f"  2. {DEBIAN_FASHION_MNIST} (Debian package)\n"
-        f"  3. a torchvision download into {root}: {download_error}\n"
-        "Remedy: `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or copy the files "
-        f"into {root}, or run once with network access."
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Splits and subsets
 
 
@@ -453,14 +259,9 @@ def class_balanced_subset(ds: Dataset, per_class: int, seed: int = 0) -> Subset:
     return Subset(ds, class_balanced_indices(dataset_targets(ds), per_class, seed).tolist())
 
 
-def _is_int(value) -> bool:
-    """A true integer (Python or numpy), not a bool (``True`` would silently mean 1)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_per_class(per_class) -> None:
     """``ValueError`` unless ``per_class`` is a positive int (0 or -3 would slice silently)."""
-    if not _is_int(per_class) or per_class < 1:
+    if not is_int(per_class) or per_class < 1:
         raise ValueError(
             f"per_class={per_class!r} is not valid: use a positive int (images per class, "
             "e.g. 50), or None for the whole training split"
@@ -479,7 +280,7 @@ def _normalise_subset(subset) -> tuple[int | None, int | None, int | None]:
         return (None, None, None)
     if isinstance(subset, np.ndarray):
         subset = subset.tolist()
-    if _is_int(subset):
+    if is_int(subset):
         sizes = (subset, None, None)
     elif isinstance(subset, dict):
         unknown = set(subset) - {"train", "val", "test"}
@@ -491,7 +292,7 @@ def _normalise_subset(subset) -> tuple[int | None, int | None, int | None]:
     else:
         raise ValueError(f"subset={subset!r} is not valid; {_SUBSET_FORMS}")
     for split, n in zip(("train", "val", "test"), sizes, strict=True):
-        if n is not None and (not _is_int(n) or n < 1):
+        if n is not None and (not is_int(n) or n < 1):
             raise ValueError(
                 f"subset={subset!r} is not valid: {split} size {n!r} is not a positive int; "
                 f"{_SUBSET_FORMS}"
@@ -518,7 +319,7 @@ def _check_val_size(val_size) -> None:
 
     A float is always a fraction: ``1.0`` used to mean one image, which nobody means.
     """
-    if val_size is None or _is_int(val_size):
+    if val_size is None or is_int(val_size):
         return
     is_float = isinstance(val_size, (float, np.floating))
     if is_float and 0 <= val_size < 1:  # NaN fails this test too
@@ -651,7 +452,7 @@ def get_datasets(
             ``False``/``None``/``"none"`` = none, or ``"flip"``/``"crop_flip"``. Applies to
             ``train`` only; ``val`` and ``test`` are never augmented.
         per_class: if given, ``train`` becomes a class-balanced seeded subset with exactly
-            this many images per class (seed 001's 50-per-class ImageNet search subset).
+            this many images per class (Shen et al.'s 50-per-class ImageNet search subset).
         download: allow torchvision downloads (never used when local files exist).
         image_size: ImageNet crop size (default 224; resize is ``image_size * 8 / 7``).
 
@@ -678,7 +479,7 @@ def get_datasets(
         train_full, train_plain, test = _imagenet(Path(root), augment, image_size or 224)
     else:
         if name == "fashion_mnist":
-            tx, ty, vx, vy = load_fashion_mnist(root, download=download)
+            tx, ty, vx, vy = fashion_mnist.load(root, download=download)
             pad = 2
         else:
             tx, ty, vx, vy = _load_cifar10(Path(root), download)
@@ -716,7 +517,7 @@ def _load_cifar10(root: Path, download: bool):
         x = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2).contiguous()
         y = torch.as_tensor(ds.targets, dtype=torch.int64)
         num_classes = DATASETS["cifar10"].num_classes
-        _check_labels(y.numpy(), num_classes, f"CIFAR-10 {split} set in {root}")
+        fashion_mnist.check_labels(y.numpy(), num_classes, f"CIFAR-10 {split} set in {root}")
         return x, y
 
     return (*to_tensors(tr, "training"), *to_tensors(te, "test"))
@@ -738,7 +539,7 @@ def _imagenet(root: Path, augment: str | None, size: int):
             )
     info = DATASETS["imagenet"]
     normalize = transforms.Normalize(info.mean, info.std)
-    resize = round(size * 8 / 7)  # 256 for 224, seed 000 section 4.1
+    resize = round(size * 8 / 7)  # 256 for 224, Phan et al. section 4.1
     plain = transforms.Compose(
         [transforms.Resize(resize), transforms.CenterCrop(size), transforms.ToTensor(), normalize]
     )

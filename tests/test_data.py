@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from bnnlib import data
+from bnnlib import data, fashion_mnist
 from bnnlib.data import (
     DATASETS,
     InMemoryImages,
@@ -20,13 +20,13 @@ from bnnlib.data import (
     dataset_info,
     dataset_targets,
     get_datasets,
-    read_idx,
     stratified_split,
 )
+from bnnlib.fashion_mnist import read_idx
 
 torch.set_num_threads(1)
 
-DEBIAN_PRESENT = (data.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file()
+DEBIAN_PRESENT = (fashion_mnist.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file()
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
@@ -57,12 +57,12 @@ def make_fake_fashion(folder: Path, n_train=60, n_test=20, gz=True, seed=0):
 @pytest.fixture
 def no_debian(monkeypatch, tmp_path):
     """Pretend the Debian package is absent and downloads fail (never touch the network)."""
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian-here")
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian-here")
 
     def offline(root):
         raise OSError("network unreachable (test)")
 
-    monkeypatch.setattr(data, "_download_fashion_mnist", offline)
+    monkeypatch.setattr(fashion_mnist, "_download", offline)
 
 
 def unnormalise(x: torch.Tensor, name="fashion_mnist") -> torch.Tensor:
@@ -129,7 +129,7 @@ def test_generated_fashion_mnist_in_data_raw(tmp_path, no_debian, layout, gz):
 def test_data_raw_takes_priority_over_debian(tmp_path, monkeypatch):
     debian = tmp_path / "debian"
     make_fake_fashion(debian, n_train=30, n_test=10, seed=1)
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_FASHION_MNIST", debian)
     root = tmp_path / "raw"
     make_fake_fashion(root, n_train=40, n_test=20, seed=2)
     _, _, test = get_datasets(root=root, val_size=10, download=False)
@@ -391,7 +391,7 @@ def test_cifar10_labels_out_of_range(tmp_path, monkeypatch):
 def test_partial_fashion_mnist_folder_is_an_error(tmp_path, monkeypatch):
     debian = tmp_path / "debian"
     make_fake_fashion(debian)
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_FASHION_MNIST", debian)
     folder = tmp_path / "raw" / "fashion_mnist"
     make_fake_fashion(folder)
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()

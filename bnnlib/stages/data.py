@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .. import data
+from .. import data, fashion_mnist
 from ..settings import SettingsError, load, repo_root
 
 
@@ -24,15 +24,10 @@ def prepare(dataset: str = "fashion_mnist", root: str | Path = "data/raw") -> Pa
     root = Path(root)
     if dataset == "fashion_mnist":
         target = root / "fashion_mnist"
-        if data._find_idx_dir(target) is None:
-            data.load_fashion_mnist(root)  # a clear error when it is nowhere to be found
-            for folder in data._fashion_mnist_dirs(root)[1:] + [Path(data.DEBIAN_FASHION_MNIST)]:
-                files = data._find_idx_dir(folder)
-                if files is not None:
-                    target.mkdir(parents=True, exist_ok=True)
-                    for path in files.values():
-                        shutil.copy2(path, target / path.name)
-                    break
+        for path in fashion_mnist.locate(root).values():  # target itself when complete
+            if path.parent != target:
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target / path.name)
         return target
     if dataset == "cifar10":
         data.get_datasets("cifar10", root=root / "cifar10")
