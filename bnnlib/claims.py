@@ -373,20 +373,46 @@ def check_claims(results: Results | str | Path = "runs",
     return pd.DataFrame(rows)
 
 
-def claims_markdown(frame: pd.DataFrame) -> str:
+#: the columns shown in reports (``claims.md``, notebook 05, the index), with their headers
+SHOWN = {"id": "id", "claim": "claim", "where": "where", "tolerance": "tolerance",
+         "paper_numbers": "paper numbers", "paper_holds": "paper holds",
+         "ours_numbers": "our numbers", "verdict": "verdict"}
+INTRO = ("Each claim the papers' tables support, checked on the paper's own numbers "
+         "(`paper holds`) and on ours (`verdict`). Ours: test accuracy of the final model, "
+         "OPs = real MACs + binary MACs / 64 on our input size. Tolerances per claim; "
+         f"\"matches\" = at most {MATCH_PT} pt below.")
+
+
+def display_claims(frame: pd.DataFrame) -> pd.DataFrame:
+    """``check_claims``'s frame as shown: the ``SHOWN`` columns and headers, "-" for empty."""
+    shown = frame[list(SHOWN)].astype(str).replace("", "-")
+    return shown.rename(columns=SHOWN).reset_index(drop=True)
+
+
+def tally(frame: pd.DataFrame) -> pd.DataFrame:
+    """Number of claims by our verdict (rows: supported, not supported, not run, total) and by
+    whether the paper's own numbers bear the claim out (columns: yes, no, n/a, total)."""
+    table = pd.crosstab(pd.Categorical(frame["verdict"], [SUPPORTED, NOT_SUPPORTED, NOT_RUN]),
+                        pd.Categorical(frame["paper_holds"], ["yes", "no", "n/a"]),
+                        dropna=False)
+    table["total"] = table.sum(axis=1)
+    table.loc["total"] = table.sum(axis=0)
+    table.index.name, table.columns.name = "our verdict", "paper holds"
+    return table
+
+
+def summary(frame: pd.DataFrame) -> str:
+    """One line: "11 supported, 16 not supported, 0 not run"."""
     counts = frame["verdict"].value_counts()
-    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in (SUPPORTED, NOT_SUPPORTED, NOT_RUN))
-    head = ["# Claims check", "",
-            "Each claim the papers' tables support, checked on the paper's own numbers "
-            "(`paper holds`) and on ours (`verdict`). Ours: test accuracy of the final model, "
-            "OPs = real MACs + binary MACs / 64 on our input size. Tolerances per claim; "
-            f"\"matches\" = at most {MATCH_PT} pt below.", "", f"Summary: {summary}.", "",
-            "| id | claim | where | tolerance | paper numbers | paper holds | our numbers | "
-            "verdict |", "|---|---|---|---|---|---|---|---|"]
-    cols = ["id", "claim", "where", "tolerance", "paper_numbers", "paper_holds", "ours_numbers",
-            "verdict"]
-    body = ["| " + " | ".join(str(r[c]).replace("|", "\\|") or "-" for c in cols) + " |"
-            for r in frame.to_dict("records")]
+    return ", ".join(f"{counts.get(v, 0)} {v}" for v in (SUPPORTED, NOT_SUPPORTED, NOT_RUN))
+
+
+def claims_markdown(frame: pd.DataFrame) -> str:
+    shown = display_claims(frame)
+    head = ["# Claims check", "", INTRO, "", f"Summary: {summary(frame)}.", "",
+            "| " + " | ".join(shown.columns) + " |", "|" + "|".join("---" for _ in shown.columns) + "|"]
+    body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
+            for row in shown.itertuples(index=False)]
     return "\n".join(head + body) + "\n"
 
 

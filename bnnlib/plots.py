@@ -24,9 +24,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import paper_values as pv
+from .registry import EXPANSION_MODELS, GROUP_MODELS
 from .tables import Results, is_missing, load_results, ours_setting
 
-#: seaborn's "colorblind" palette (Okabe-Ito order), written out: importing seaborn costs ~2 s
+#: seaborn's "colorblind" palette (Okabe-Ito order), written out: plotting needs no seaborn
 PALETTE = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494"]
 KIND_COLOURS = {"uniform": PALETTE[0], "random": PALETTE[1], "searched": PALETTE[2],
                 "fp": PALETTE[7]}
@@ -222,8 +223,8 @@ def pareto_front(ops, acc) -> list[int]:
     return front
 
 
-STUDY_PANELS = {"groups": (("mobilenet_m1", "mobilenet_m2", "mobilenet_m3"),),
-                "widths": (("vgg_small",), ("resnet18",))}
+#: panels of the accuracy-vs-OPs figure: Phan et al.'s modules together, Shen et al.'s models apart
+STUDY_PANELS = {"groups": (GROUP_MODELS,), "widths": tuple((f,) for f in EXPANSION_MODELS)}
 
 
 def _kind(variant: str) -> str:

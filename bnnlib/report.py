@@ -1,172 +1,296 @@
-"""``reports/index.html``: one page linking every rendered notebook, table, figure and the
-claims check, with the tables, claims and figures shown inline.
+"""The study's report: every table (the paper's values beside ours), figure and claim.
 
-Plain HTML, no scripts, relative links (the folder can be moved or served as is). The page is
-built from the files present under ``reports/``, so it lists whatever the pipeline produced;
-``build_reports`` runs every writer (tables, figures, claims) and then the index.
+``build_reports(runs_dir, reports_dir)`` writes under ``reports_dir`` the tables
+(``tables/<name>.md|csv|tex``, ``tables/kendall_tau.csv``), the figures (``figures/*.png``), the
+claims check (``claims.md``, ``claims.csv``) and ``index.html``, and returns a
+:class:`StudyReport`: the DataFrames and figure paths, with the methods notebook 05 displays
+(``table``, ``figure``, ``kendall_table``, ``claims_table``, ``tally``). The rendered notebook 05
+(``notebooks/05_tables.html``) is therefore the study's report; ``index.html`` links it first,
+then shows the same tables, figures and claims and links every other file under ``reports_dir``.
+
+Both are built from the DataFrames with pandas' ``Styler.to_html`` (the same Styler in the
+notebook and the index) and a page template; the index is plain HTML (no scripts, relative
+links), so the folder can be moved or served as is.
 """
 
 from __future__ import annotations
 
 import html
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+import pandas as pd
+
+from . import claims as C
+from . import table_text
+from . import tables as T
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
+
+#: where ``python -m bnnlib.notebook`` puts executed notebooks and their HTML (as in dvc.yaml)
+EXECUTED_DIR, NOTEBOOKS_DIR = "executed", "notebooks"
+REPORT_NOTEBOOK = "05_tables"  # its rendering is the study's report
 TABLE_EXTS = (".md", ".csv", ".tex")
+KENDALL = "kendall_tau"
+
+FIGURES = {  # PNG stem (bnnlib.plots.write_all_figures) -> title
+    "phan_fig5": "Phan et al. Figure 5: validation accuracy per epoch, random vs searched groups",
+    "shen_fig2_resnet18": "Shen et al. Figure 2: output channels per layer, ResNet-18 "
+                          "(Res18-Auto-A vs Uniform-3x)",
+    "shen_fig2_vgg_small": "Shen et al. Figure 2 (our VGG-small counterpart): output channels "
+                           "per layer, Auto-A and Auto-B vs Uniform-1x and Uniform-4x",
+    "acc_vs_ops_groups": "Test top-1 vs OPs, groups study (MobileNet modules M1-M3), "
+                         "with the Pareto front",
+    "acc_vs_ops_widths": "Test top-1 vs OPs, widths study (VGG-small, ResNet-18), "
+                         "with the Pareto front",
+}
+KENDALL_TITLE = "Proxy quality: Kendall tau of one-shot scores against trained accuracies"
+KENDALL_CAPTION = ("Per family, the uniform genomes scored by the supernet (stage 03, one-shot "
+                   "validation top-1) and trained standalone (stage 01, test top-1): tau = 1 "
+                   "means the one-shot proxy ranks them as training does.")
+CLAIMS_TITLE = "Claims check: the papers' claims, on their numbers and on ours"
+VERDICT_COLOURS = {C.SUPPORTED: "#d8f0d8", C.NOT_SUPPORTED: "#f6d6d2", C.NOT_RUN: "#eeeeee"}
+OURS_BACKGROUND = "#eaf2fa"  # our columns, beside the paper's
+
 STYLE = """
-body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; }
+body { font-family: sans-serif; max-width: 1300px; margin: 2em auto; padding: 0 1em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: left; }
-th { background: #f0f0f0; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top; }
+thead th { background: #f0f0f0; }
+caption { caption-side: top; text-align: left; padding: 0.3em 0; }
 img { max-width: 100%; border: 1px solid #ddd; }
-.caption { color: #444; font-size: 0.9em; }
+.links { font-size: 0.9em; }
 """
+
+PAGE = Template("""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>$title</title>
+<style>$style</style>
+</head><body>
+<h1>$title</h1>
+$body
+</body></html>
+""")
+
+
+# --------------------------------------------------------------------------------------------
+# Styled tables (notebook 05 and the index)
+
+
+def _styler(shown: pd.DataFrame, uuid: str, title: str, caption: str = "") -> Styler:
+    """``shown`` (text cells) as a Styler: escaped cells, no index, title and caption above,
+    a stable table id ``T_<uuid>`` (the same HTML on every build)."""
+    text = f"<b>{html.escape(title)}</b>" + (f"<br>{html.escape(caption)}" if caption else "")
+    return (shown.style.set_uuid(uuid).hide(axis="index").set_caption(text)
+            .format(escape="html").format_index(escape="html", axis=1))
+
+
+def styled_table(frame: pd.DataFrame) -> Styler:
+    """A paper table (``bnnlib.tables``) as shown: ``display_frame``'s cells, the paper's
+    columns beside our shaded ones, the table's title and caption (paper and our setting)."""
+    shown = table_text.display_frame(frame)
+    cols = [c for c in frame.columns if c not in table_text.HIDDEN]
+    ours = [table_text.HEADERS.get(c, c) for c in cols if c.startswith("ours_") and c != "ours_unit"]
+    styler = _styler(shown, frame.attrs["name"], frame.attrs.get("title", frame.attrs["name"]),
+                     frame.attrs.get("caption", ""))
+    return styler.set_table_styles(
+        {c: [{"selector": "td, th", "props": f"background-color: {OURS_BACKGROUND}"}]
+         for c in ours}, overwrite=False)
+
+
+def kendall_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """``tables.kendall_table`` as text cells (tau to 3 decimals, lists joined)."""
+    def text(value):
+        if isinstance(value, (list, tuple)):
+            return ", ".join(f"{v:.2f}" for v in value)
+        return "not run" if T.is_missing(value) else f"{value:.3f}"
+
+    return pd.DataFrame({
+        "family": frame["family"].astype(str),
+        "genomes": frame["genomes"].astype(str),
+        "Kendall tau": frame["kendall_tau"].map(text),
+        "one-shot score %": frame["one_shot_scores"].map(text),
+        "trained test top-1 %": frame["trained_test_top1"].map(text),
+    })
+
+
+def styled_kendall(frame: pd.DataFrame) -> Styler:
+    shown = kendall_display(frame)
+    caption = KENDALL_CAPTION if len(frame) else KENDALL_CAPTION + " No supernet scores yet."
+    return _styler(shown, KENDALL, KENDALL_TITLE, caption)
+
+
+def styled_claims(frame: pd.DataFrame) -> Styler:
+    """The claims check, one row per claim, the verdict cells coloured."""
+    shown = C.display_claims(frame)
+    styler = _styler(shown, "claims", CLAIMS_TITLE,
+                     C.INTRO.replace("`", "") + f" Summary: {C.summary(frame)}.")
+    return styler.apply(lambda col: [f"background-color: {VERDICT_COLOURS.get(v, 'inherit')}"
+                                     for v in col], subset=[C.SHOWN["verdict"]])
+
+
+def styled_tally(frame: pd.DataFrame) -> Styler:
+    return C.tally(frame).style.set_uuid("tally").set_caption(
+        "<b>Claims by our verdict (rows) and by whether the paper's own numbers hold "
+        "(columns)</b>")
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+
+
+@dataclass(repr=False)
+class StudyReport:
+    """What the tables stage built: the DataFrames behind every written file, and the paths."""
+
+    root: Path
+    tables: dict[str, pd.DataFrame]
+    kendall: pd.DataFrame
+    claims: pd.DataFrame
+    figures: dict[str, Path]
+    written: dict[str, list[Path]] = field(default_factory=dict)
+
+    def table(self, name: str) -> Styler:
+        """Paper table ``name`` (``bnnlib.tables.TABLES``), the paper's values beside ours."""
+        return styled_table(self.tables[name])
+
+    def kendall_table(self) -> Styler:
+        return styled_kendall(self.kendall)
+
+    def claims_table(self) -> Styler:
+        return styled_claims(self.claims)
+
+    def tally(self) -> Styler:
+        """Claims counted by our verdict and by whether the paper's numbers hold."""
+        return styled_tally(self.claims)
+
+    def figure(self, name: str):
+        """Figure ``name`` (a ``FIGURES`` key) as the written PNG, for a notebook to display."""
+        from IPython.display import Image
+
+        return Image(filename=str(self.figures[name]))
+
+    def _summary(self) -> str:
+        listed = ", ".join(f"{kind} {len(paths)}" for kind, paths in self.written.items())
+        root = Path(os.path.abspath(self.root))
+        shown = os.path.relpath(root) if root.is_relative_to(Path.cwd()) else str(root)
+        return f"files written under {shown}: {listed}; claims: {C.summary(self.claims)}"
+
+    def __repr__(self) -> str:
+        return f"<StudyReport {self._summary()}>"
+
+    def _repr_html_(self) -> str:
+        """What was written, and the claims tally (notebook 05's first output)."""
+        return f"<p>{html.escape(self._summary().capitalize())}.</p>" + self.tally().to_html()
+
+
+def build_reports(runs_dir: str | Path = "runs", reports_dir: str | Path = "reports"
+                  ) -> StudyReport:
+    """Write tables, the Kendall tau table, figures and claims from ``runs_dir`` under
+    ``reports_dir``, then ``index.html`` (last: it links every file there); returns the
+    :class:`StudyReport`."""
+    from .plots import write_all_figures
+
+    root = Path(reports_dir)
+    results = T.load_results(runs_dir)
+    kendall = T.kendall_table(runs_dir)
+    (root / "tables").mkdir(parents=True, exist_ok=True)
+    kendall.to_csv(root / "tables" / f"{KENDALL}.csv", index=False)
+    figures = write_all_figures(runs_dir, root / "figures")
+    report = StudyReport(
+        root=root, tables=T.build_all_tables(results), kendall=kendall,
+        claims=C.check_claims(results), figures={p.stem: p for p in figures},
+        written={"tables": table_text.write_all_tables(runs_dir, root / "tables")
+                 + [root / "tables" / f"{KENDALL}.csv"],
+                 "figures": figures, "claims": C.write_claims(results, root)})
+    report.written["index"] = [write_index(report)]
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# reports/index.html
+
+
+def _href(path: Path, root: Path) -> str:
+    return quote(os.path.relpath(path, root).replace(os.sep, "/"))
 
 
 def _link(path: Path, root: Path, text: str | None = None) -> str:
     rel = os.path.relpath(path, root).replace(os.sep, "/")
-    return f'<a href="{quote(rel)}">{html.escape(text or rel)}</a>'
+    return f'<a href="{_href(path, root)}">{html.escape(text or rel)}</a>'
 
 
-def _split_row(line: str) -> list[str]:
-    """Cells of a Markdown pipe-table row (``\\|`` is a literal bar)."""
-    body = line.strip()
-    body = body[1:-1] if body.endswith("|") and not body.endswith("\\|") else body[1:]
-    cells, cur, i = [], "", 0
-    while i < len(body):
-        if body[i] == "\\" and i + 1 < len(body) and body[i + 1] == "|":
-            cur += "|"
-            i += 2
-            continue
-        if body[i] == "|":
-            cells.append(cur.strip())
-            cur = ""
-        else:
-            cur += body[i]
-        i += 1
-    cells.append(cur.strip())
-    return cells
+def _links(paths: list[Path], root: Path) -> str:
+    return '<p class="links">' + " | ".join(_link(p, root) for p in paths) + "</p>"
 
 
-def markdown_to_html(text: str, drop_title: bool = False) -> str:
-    """The small Markdown subset our writers emit: headings, paragraphs, pipe tables
-    (``drop_title``: leave out a leading top-level heading, when the page already has one)."""
-    out, table = [], []
-    if drop_title and text.startswith("# "):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-
-    def flush():
-        if not table:
-            return
-        rows = [_split_row(r) for r in table if not set(r.replace("|", "").strip()) <= set("-: ")]
-        if rows:
-            out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-                       + "</tr></thead><tbody>")
-            out.extend("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                       for r in rows[1:])
-            out.append("</tbody></table>")
-        table.clear()
-
-    for line in text.splitlines():
-        if line.lstrip().startswith("|"):
-            table.append(line)
-            continue
-        flush()
-        if line.startswith("#"):
-            level = min(len(line) - len(line.lstrip("#")) + 1, 6)
-            out.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
-        elif line.strip():
-            out.append(f'<p class="caption">{html.escape(line.strip())}</p>')
-    flush()
-    return "\n".join(out)
+def notebook_pages(root: Path) -> list[Path]:
+    """The rendered notebooks: every ``notebooks/*.html``, and ``notebooks/<name>.html`` of every
+    ``executed/<name>.ipynb`` (``python -m bnnlib.notebook`` renders it when its run ends: the
+    index, written while notebook 05 runs, links 05's page before it exists); 05 first."""
+    pages = {p for p in (root / NOTEBOOKS_DIR).glob("*.html")}
+    pages |= {root / NOTEBOOKS_DIR / f"{p.stem}.html" for p in (root / EXECUTED_DIR).glob("*.ipynb")}
+    return sorted(pages, key=lambda p: (p.stem != REPORT_NOTEBOOK, p.name))
 
 
-def write_index(reports_dir: str | Path = "reports") -> Path:
-    """Write ``<reports_dir>/index.html`` and return its path.
+def write_index(report: StudyReport) -> Path:
+    """Write ``<report.root>/index.html`` and return its path.
 
-    Sections: rendered notebooks (every ``*.html`` under ``reports_dir`` except the index),
-    claims check (``claims.md`` inline, links to ``claims.md`` / ``claims.csv``), tables (every
-    ``*.md`` / ``*.csv`` / ``*.tex`` under ``tables/``, grouped by name, each shown inline from its
-    Markdown), figures (every ``*.png``, shown inline and linked), other files (any remaining
-    ``.md`` / ``.csv`` / ``.json`` / ``.tex`` / ``.ipynb``, e.g. executed notebooks).
-    """
-    root = Path(reports_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    Sections: the study's report (the rendered notebook 05), the claims check (tally and table),
+    the tables (each inline, with links to its md/csv/tex), the figures (inline, linked), every
+    rendered notebook, and any other file under the folder (executed notebooks, metrics)."""
+    root = report.root
     index = root / "index.html"
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p != index)
-    shown: set[Path] = set()
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>Binary architecture search study: report</title>",
-             f"<style>{STYLE}</style></head><body>",
-             "<h1>Binary architecture search study</h1>",
-             "<p>Phan et al. 2020 (groups study) and Shen et al. 2019 (widths study): every table "
-             "and figure of both papers rebuilt from this run's result files, the papers' values "
-             "beside ours.</p>"]
+    pages = notebook_pages(root)
+    main = root / NOTEBOOKS_DIR / f"{REPORT_NOTEBOOK}.html"
+    linked: set[Path] = {index, *pages}
+    body = ["<p>Phan et al. 2020 (groups study) and Shen et al. 2019 (widths study): every table "
+            "and figure of both papers rebuilt from this run's result files, the papers' values "
+            "beside ours (shaded), and each claim of the papers checked on their numbers and "
+            "on ours.</p>"]
+    if main in pages:
+        body.append(f"<p><b>The study's report:</b> {_link(main, root, 'notebook 05, rendered')} "
+                    "(the tables, figures and claims below, with the notes to read them).</p>")
 
-    notebooks = [p for p in files if p.suffix == ".html"]
-    parts.append("<h2>Rendered notebooks</h2>")
-    parts.append("<ul>" + "".join(f"<li>{_link(p, root)}</li>" for p in notebooks) + "</ul>"
-                 if notebooks else "<p>No rendered notebooks yet.</p>")
-    shown.update(notebooks)
+    body.append("<h2>Claims check</h2>")
+    claim_files = [p for p in report.written.get("claims", []) if p.exists()]
+    body += [_links(claim_files, root), report.tally().to_html(),
+             report.claims_table().to_html()]
+    linked.update(claim_files)
 
-    parts.append("<h2>Claims check</h2>")
-    claims = [p for p in (root / "claims.md", root / "claims.csv") if p.exists()]
-    if claims:
-        parts.append("<p>" + " | ".join(_link(p, root) for p in claims) + "</p>")
-        if (root / "claims.md").exists():
-            parts.append(markdown_to_html((root / "claims.md").read_text(), drop_title=True))
-    else:
-        parts.append("<p>No claims check yet.</p>")
-    shown.update(claims)
+    body.append("<h2>Tables</h2>")
+    table_files = [p for p in report.written.get("tables", []) if p.exists()]
+    for name, frame in [*report.tables.items(), (KENDALL, report.kendall)]:
+        files = [p for p in table_files if p.stem == name and p.suffix in TABLE_EXTS]
+        styler = report.kendall_table() if name == KENDALL else report.table(name)
+        body += [f'<h3 id="{name}">{html.escape(frame.attrs.get("title", KENDALL_TITLE))}</h3>',
+                 _links(files, root), styler.to_html()]
+        linked.update(files)
 
-    parts.append("<h2>Tables</h2>")
-    tables = [p for p in files if p.suffix in TABLE_EXTS and "tables" in p.relative_to(root).parts]
-    groups: dict[Path, list[Path]] = {}
-    for p in tables:
-        groups.setdefault(p.with_suffix(""), []).append(p)
-    if not groups:
-        parts.append("<p>No tables yet.</p>")
-    for stem, paths in groups.items():
-        md = stem.with_suffix(".md")
-        parts.append(f"<h3>{html.escape(stem.name)}</h3><p>"
-                     + " | ".join(_link(p, root) for p in paths) + "</p>")
-        if md.exists() and stem.name.lower() != "readme":
-            parts.append(markdown_to_html(md.read_text()))
-    shown.update(tables)
+    body.append("<h2>Figures</h2>")
+    for name, path in report.figures.items():
+        if path.exists():
+            body.append(f'<h3 id="{name}">{html.escape(FIGURES.get(name, name))}</h3>'
+                        f'<p><a href="{_href(path, root)}"><img src="{_href(path, root)}" '
+                        f'alt="{html.escape(FIGURES.get(name, name))}"></a></p>')
+            linked.add(path)
 
-    parts.append("<h2>Figures</h2>")
-    figures = [p for p in files if p.suffix == ".png"]
-    if not figures:
-        parts.append("<p>No figures yet.</p>")
-    for p in figures:
-        rel = quote(os.path.relpath(p, root).replace(os.sep, "/"))
-        parts.append(f"<h3>{_link(p, root)}</h3>"
-                     f'<a href="{rel}"><img src="{rel}" alt="{html.escape(p.stem)}"></a>')
-    shown.update(figures)
+    body.append("<h2>Rendered notebooks</h2>")
+    body.append("<ul>" + "".join(f"<li>{_link(p, root, p.stem)}"
+                                 + (" (the study's report)" if p == main else "") + "</li>"
+                                 for p in pages) + "</ul>"
+                if pages else "<p>No rendered notebooks yet.</p>")
 
-    others = [p for p in files if p not in shown and p.suffix in (".md", ".csv", ".json", ".tex", ".ipynb")]
+    others = sorted(p for p in root.rglob("*") if p.is_file() and p not in linked
+                    and not p.name.startswith("."))  # .gitignore of dvc outs
     if others:
-        parts.append("<h2>Other files</h2><ul>"
-                     + "".join(f"<li>{_link(p, root)}</li>" for p in others) + "</ul>")
-    parts.append("</body></html>")
-    index.write_text("\n".join(parts) + "\n")
+        body.append("<h2>Other files</h2><ul>"
+                    + "".join(f"<li>{_link(p, root)}</li>" for p in others) + "</ul>")
+    index.write_text(PAGE.substitute(title="Binary architecture search study: report",
+                                     style=STYLE, body="\n".join(body)), encoding="utf-8")
     return index
-
-
-def build_reports(runs_dir: str | Path = "runs", reports_dir: str | Path = "reports"
-                  ) -> dict[str, list[Path]]:
-    """Tables (``reports/tables``), figures (``reports/figures``), claims (``reports/claims.*``)
-    and ``reports/index.html`` from ``runs_dir``; returns the written paths by kind."""
-    from .claims import write_claims
-    from .plots import write_all_figures
-    from .tables import write_all_tables
-
-    root = Path(reports_dir)
-    written = {
-        "tables": write_all_tables(runs_dir, root / "tables"),
-        "figures": write_all_figures(runs_dir, root / "figures"),
-        "claims": write_claims(runs_dir, root),
-    }
-    written["index"] = [write_index(root)]
-    return written

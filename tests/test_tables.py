@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
+from urllib.parse import unquote
 
+import nbformat
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 
 from bnnlib import claims as C
+from bnnlib import notebook as runner
 from bnnlib import paper_values as pv
-from bnnlib import plots, report
+from bnnlib import plots, report, table_text
 from bnnlib import tables as T
+
+NOTEBOOK_05 = Path(__file__).resolve().parents[1] / "notebooks" / "05_tables.ipynb"
 
 # --------------------------------------------------------------------------------------------
 # Synthetic runs/ directory
@@ -128,13 +133,21 @@ def full(tmp_path_factory) -> T.Results:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, dict]:
-    """Every report file built from the full synthetic runs (shared: plotting is the slow part)."""
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    """Notebook 05 run on the full synthetic runs as ``dvc repro tables`` runs it (papermill into
+    ``reports/executed``, HTML into ``reports/notebooks``), after a stage-01 notebook's outputs;
+    returns (runs, reports). Shared: the kernel start and the plotting are the slow part."""
     root = tmp_path_factory.mktemp("built")
-    runs = make_runs(root / "runs")
-    (root / "reports" / "notebooks").mkdir(parents=True)
-    (root / "reports" / "notebooks" / "01_uniform_baselines.html").write_text("<html></html>")
-    return root / "reports", report.build_reports(runs, root / "reports")
+    runs, reports = make_runs(root / "runs"), root / "reports"
+    write_json(runs / "search" / "vgg_small" / "uniform_scores.json",  # stage 03's proxy scores
+               {f"uniform{k}x": {"score": 0.80 + 0.01 * k} for k in (1, 2, 3, 4)})
+    for sub, suffix in (("executed", ".ipynb"), ("notebooks", ".html")):
+        (reports / sub).mkdir(parents=True)
+        (reports / sub / f"01_uniform_baselines_vgg_small{suffix}").write_text("{}")
+    runner.run(str(NOTEBOOK_05), str(reports / "executed" / "05_tables.ipynb"),
+               {"runs_dir": str(runs), "reports_dir": str(reports)},
+               html_dir=str(reports / "notebooks"))
+    return runs, reports
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,10 +205,10 @@ def test_empty_runs_every_row_not_run(tmp_path):
         assert list(frame[_label_col(frame)]) == EXPECTED_LABELS[name]
         assert frame[_ours_cols(frame)].isna().all().all(), name
         assert "not run yet" in frame.attrs["caption"]
-        md = T.to_markdown(frame)
+        md = table_text.to_markdown(frame)
         ours_rows = (frame["source"] == T.THIS_RUN).sum()
         assert md.count(T.NOT_RUN) >= ours_rows
-    paths = T.write_all_tables(tmp_path / "runs", tmp_path / "tables")
+    paths = table_text.write_all_tables(tmp_path / "runs", tmp_path / "tables")
     assert {p.name for p in paths} >= {f"{n}.{e}" for n in T.TABLES for e in ("md", "csv", "tex")}
     # a missing runs directory behaves the same
     assert all(len(f) == EXPECTED_COUNTS[n]
@@ -223,7 +236,7 @@ def test_phan_table1_values(full):
     # M2 Groups = 1 is not in runs/: taken from M1's identical network, and said so
     m2g1 = t1[(t1["module"] == "M2") & (t1["key"] == "groups1")].iloc[0]
     assert m2g1["ours_top1"] == 90.0 and "mobilenet_m1/groups1" in m2g1["note"]
-    md = T.to_markdown(t1)
+    md = table_text.to_markdown(t1)
     assert "| M1 | Groups = 4 | this run | 60.89 | 88.00 | 82.54 | 97.00 | 1.63 | 0.1600 |" in md
 
 
@@ -248,7 +261,7 @@ def test_shen_speedup_memory_and_cited(full):
     abc = t2[t2["model"] == "ABC{5/3}"]
     assert list(abc["paper_flops_M"]) == [520, 785] and (abc["source"] == T.CITED).all()
     assert t2.set_index("key").loc["auto_a", "ours_speedup_x"] == pytest.approx(182 / 49.5)
-    md = T.to_markdown(t2)
+    md = table_text.to_markdown(t2)
     assert "| PCNN | cited, not run here | Gu et al. 2019, PCNN | 169 | - | 10.8 | - |" in md
     assert "| Uniform-2x | this run |  | 352 | 35.20 | 5.2 | 5.2 | 64.0 | 90.00 |" in md
 
@@ -263,7 +276,7 @@ def test_missing_results_leave_row_not_run(tmp_path):
     assert t1.loc["uniform1x", "ours_top1"] == 90.0
     t2 = T.shen_table2(results)
     assert len(t2) == 10 and math.isnan(t2.set_index("key").loc["auto_b", "ours_top1"])
-    row = [ln for ln in T.to_markdown(t2).splitlines() if ln.startswith("| Res18-Auto-B")][0]
+    row = [ln for ln in table_text.to_markdown(t2).splitlines() if ln.startswith("| Res18-Auto-B")][0]
     assert row.count(T.NOT_RUN) == 4
     p2 = T.phan_table2(results).set_index("key")
     assert math.isnan(p2.loc["search_hours", "ours_M3"]) and p2.loc["top1", "ours_M3"] == 84.5
@@ -280,7 +293,7 @@ def test_unreadable_result_file_is_skipped(tmp_path):
 
 def test_writers_markdown_csv_latex(full, tmp_path):
     frame = T.phan_table3(full)
-    paths = T.write_table(frame, tmp_path)
+    paths = table_text.write_table(frame, tmp_path)
     assert [p.name for p in paths] == ["phan_table3.md", "phan_table3.csv", "phan_table3.tex"]
     csv = pd.read_csv(paths[1])
     assert len(csv) == 15 and csv["ours_top1"].isna().sum() == 12
@@ -290,7 +303,7 @@ def test_writers_markdown_csv_latex(full, tmp_path):
     body = [ln for ln in tex.splitlines() if ln.endswith(r"\\")]
     assert len(body) == 16  # header + 15 rows
     assert all(ln.count(" & ") == 7 for ln in body)  # 8 columns, no unescaped '&' in cells
-    assert T.latex_escape("a_b & 5% {x}") == r"a\_b \& 5\% \{x\}"
+    assert table_text.latex_escape("a_b & 5% {x}") == r"a\_b \& 5\% \{x\}"
     md = paths[0].read_text()
     assert "| DoReFa-Net [53] | cited, not run here | Zhou et al. 2016, DoReFa-Net | 1/1 | 43.60 | - | - | - |" in md
 
@@ -318,11 +331,10 @@ def test_layer_widths_from_genome():
 
 
 def test_figures_written(built):
-    reports, written = built
-    names = {p.name for p in written["figures"]}
-    assert names == {"phan_fig5.png", "shen_fig2_resnet18.png", "shen_fig2_vgg_small.png",
-                     "acc_vs_ops_groups.png", "acc_vs_ops_widths.png"}
-    for p in written["figures"]:
+    _, reports = built
+    pngs = sorted((reports / "figures").iterdir())
+    assert {p.stem for p in pngs} == set(report.FIGURES)
+    for p in pngs:
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, p
 
@@ -339,11 +351,13 @@ def test_figures_render_without_results(tmp_path):
 def test_fig2_uses_search_genome_when_retrain_missing(tmp_path):
     results = T.load_results(make_runs(tmp_path / "runs", skip=(("resnet18", "auto_a"),
                                                                 ("resnet18", "uniform3x"))))
-    kwargs = plots._kwargs_for(results, "resnet18", "auto_a")
-    assert kwargs["expansion"] == WIDTHS_MODELS["resnet18", "auto_a"][3]
-    assert plots._kwargs_for(results, "resnet18", "uniform3x")["expansion"] == 3.0
-    fig = plots.plot_shen_fig2(results, "resnet18")
-    assert len(fig.axes[0].get_legend().get_texts()) == 2
+    ax = plots.plot_shen_fig2(results, "resnet18").axes[0]
+    bars = {c.get_label(): [p.get_height() for p in c] for c in ax.containers}
+    # Auto-A drawn from the best genome of search/resnet18/evolution_a, Uniform-3x from its ratio
+    auto = plots.layer_widths("resnet18", {**R18_KW, "expansion": WIDTHS_MODELS["resnet18", "auto_a"][3]})
+    uniform = plots.layer_widths("resnet18", {**R18_KW, "expansion": 3.0})
+    assert bars == {"Res18-Auto-A (search genome, not retrained)": [w for _, w in auto],
+                    "Uniform-3x (not trained)": [w for _, w in uniform]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,19 +396,72 @@ def test_claims_not_run_and_paper_holds_without_results(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# Index
+# Notebook 05 (the study's report) and the index
 
-def test_index_links_every_file(built):
-    reports, written = built
+
+def _soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def _rows(table) -> list[list[str]]:
+    return [[cell.get_text() for cell in tr.find_all("td")] for tr in table.find("tbody").find_all("tr")]
+
+
+def test_notebook_05_shows_every_table_figure_and_claim(built):
+    runs, reports = built
+    executed = nbformat.read(reports / "executed" / "05_tables.ipynb", as_version=4)
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    shown = "\n".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    for name, frame in T.build_all_tables(runs).items():
+        assert frame.attrs["title"] in shown, name
+    assert report.KENDALL_TITLE in shown
+    assert all(claim.id in shown for claim in C.CLAIMS)
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == len(report.FIGURES)
+    # its rendering (the page the index calls the study's report) shows the same
+    page = _soup(reports / "notebooks" / "05_tables.html")
+    captions = " ".join(c.get_text() for c in page.find_all("caption"))
+    assert all(f.attrs["title"] in captions for f in T.build_all_tables(runs).values())
+    assert report.KENDALL_TITLE in captions and report.CLAIMS_TITLE in captions
+    assert len([i for i in page.find_all("img") if i["src"].startswith("data:image/png")]) \
+        == len(report.FIGURES)
+
+
+def test_index_links_resolve_and_cover_every_file(built):
+    _, reports = built
     index = reports / "index.html"
-    assert written["index"] == [index]
-    text = index.read_text()
-    links = set(re.findall(r'href="([^"]+)"', text))
-    files = {p.relative_to(reports).as_posix() for p in reports.rglob("*")
-             if p.is_file() and p != index}
-    assert files and files <= links
-    assert "notebooks/01_uniform_baselines.html" in links
-    assert all(not link.startswith(("/", "http")) for link in links)
-    assert text.count("<img ") == 5
-    assert "<td>phan-searched-vs-random-M1</td>" in text  # claims table inline
-    assert "<td>Ours (M1)</td>" in text  # tables inline
+    page = _soup(index)
+    links = [a["href"] for a in page.find_all("a")] + [i["src"] for i in page.find_all("img")]
+    assert all(not link.startswith(("/", "http", "file:")) for link in links)
+    assert not page.find_all("script")
+    targets = {(reports / unquote(link)).resolve() for link in links}
+    assert all(t.is_file() for t in targets), [t for t in targets if not t.is_file()]
+    files = {p.resolve() for p in reports.rglob("*") if p.is_file() and p != index}
+    assert files == targets  # every file under reports/, the notebook 05 page included
+    first = page.find("a")
+    assert first["href"] == "notebooks/05_tables.html"  # the study's report, linked first
+
+
+def test_index_shows_every_table_and_claim_as_built(built):
+    runs, reports = built
+    page = _soup(reports / "index.html")
+    for name, frame in T.build_all_tables(runs).items():
+        table = page.find("table", id=f"T_{name}")
+        assert frame.attrs["title"] in table.find("caption").get_text(), name
+        assert _rows(table) == table_text.display_frame(frame).values.tolist(), name
+    claims = C.check_claims(runs)
+    assert _rows(page.find("table", id="T_claims")) == C.display_claims(claims).values.tolist()
+    kendall = page.find("table", id=f"T_{report.KENDALL}")
+    assert report.KENDALL_TITLE in kendall.find("caption").get_text()
+    assert _rows(kendall) == [["vgg_small", "4", "1.000", "81.00, 82.00, 83.00, 84.00",
+                               "90.00, 91.00, 91.50, 92.50"]]
+    figures = {img["src"] for img in page.find_all("img")}
+    assert figures == {f"figures/{name}.png" for name in report.FIGURES}
+
+
+def test_claims_tally_counts_every_claim(full):
+    frame = C.check_claims(full)
+    tally = C.tally(frame)
+    assert tally.loc["total", "total"] == len(C.CLAIMS)
+    assert tally.loc[C.SUPPORTED, "total"] == (frame["verdict"] == C.SUPPORTED).sum()
+    assert tally.loc["total", "no"] == (frame["paper_holds"] == "no").sum()
