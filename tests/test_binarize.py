@@ -107,9 +107,18 @@ def test_dorefa_weight_layer_scale_and_identity_gradient():
     assert torch.equal(g, up)  # straight-through, no clipping
 
 
-@pytest.mark.parametrize("name", ["approx_sign", "ste_sign", "dorefa"])
-def test_activation_lookup(name):
-    assert binarize.activation_quantizer(name) is binarize.ACTIVATION_QUANTIZERS[name]
+@pytest.mark.parametrize("name, fn", [("approx_sign", binarize.sign_approx),
+                                      ("ste_sign", binarize.sign_ste),
+                                      ("dorefa", binarize.dorefa_activation)])
+def test_a_layer_applies_the_named_activation_quantizer(name, fn):
+    """A 1x1 QuantConv2d with weight 1 and real kernel outputs q(x) and passes q's gradient."""
+    from bnnlib.layers import QuantConv2d
+
+    conv = QuantConv2d(1, 1, 1, input_quantizer=name, kernel_quantizer=None).double()
+    torch.nn.init.ones_(conv.weight)
+    y, g = _forward_and_grad(lambda x: conv(x.view(1, 1, 1, -1)).flatten(), GRID)
+    y_ref, g_ref = _forward_and_grad(fn, GRID)
+    assert torch.equal(y, y_ref) and torch.equal(g, g_ref)
 
 
 def test_unknown_quantizer_names_the_known_ones():
