@@ -432,6 +432,17 @@ def _shen_table(results: Results, family: str, rows, with_memory: bool,
     return pd.DataFrame(out), paper_text, used, formats
 
 
+def _shen_frame(results: Results, family: str, table: int, title: str, caption: str) -> pd.DataFrame:
+    """Shen et al. Table ``table`` for ``family``; ``caption`` is formatted with ``paper`` (the
+    paper's dataset) and ``ours`` (our setting)."""
+    rows = pv.SHEN_TABLE1 if table == 1 else pv.SHEN_TABLE2
+    frame, paper_text, used, formats = _shen_table(results, family, rows, with_memory=table == 1,
+                                                   with_top5=table == 2)
+    paper = pv.SHEN_TABLE1_DATASET if table == 1 else pv.SHEN_TABLE2_DATASET
+    caption = caption.format(paper=paper, ours=ours_setting(used))
+    return _finish(frame, f"shen_table{table}", title, caption, paper_text, formats)
+
+
 def shen_table1(results: Results) -> pd.DataFrame:
     """Shen et al. Table 1: VGG-small, FP / Uniform-1x..4x / VGG-Auto-A / VGG-Auto-B.
 
@@ -439,14 +450,10 @@ def shen_table1(results: Results) -> pd.DataFrame:
     ``runs/uniform/vgg_small/{fp,uniform1x..4x}`` and ``runs/retrain/vgg_small/{auto_a,auto_b}``;
     ours_speedup_x = OPs(our fp) / OPs(row).
     """
-    frame, paper_text, used, formats = _shen_table(results, "vgg_small", pv.SHEN_TABLE1,
-                                                   with_memory=True, with_top5=False)
-    caption = (f"Shen et al. 2019, Table 1: widened binary VGG-small. Paper: "
-               f"{pv.SHEN_TABLE1_DATASET}. Ours: {ours_setting(used)}. Speedup = OPs of the "
-               f"real-valued 1x model / OPs of the row; memory = 32 bits per real weight + 1 per "
-               f"binary weight.")
-    return _finish(frame, "shen_table1", "Shen et al. Table 1 - VGG-small", caption, paper_text,
-                   formats)
+    return _shen_frame(results, "vgg_small", 1, "Shen et al. Table 1 - VGG-small",
+                       "Shen et al. 2019, Table 1: widened binary VGG-small. Paper: {paper}. Ours: "
+                       "{ours}. Speedup = OPs of the real-valued 1x model / OPs of the row; memory "
+                       "= 32 bits per real weight + 1 per binary weight.")
 
 
 def shen_table2(results: Results) -> pd.DataFrame:
@@ -455,14 +462,10 @@ def shen_table2(results: Results) -> pd.DataFrame:
     Columns FLOPs (M), Speedup (x), Top-1 (%), Top-5 (%). PCNN and the two ABC-Net rows are
     cited (the paper's ImageNet numbers of those methods).
     """
-    frame, paper_text, used, formats = _shen_table(results, "resnet18", pv.SHEN_TABLE2,
-                                                   with_memory=False, with_top5=True)
-    caption = (f"Shen et al. 2019, Table 2: widened binary ResNet-18 and other binarization "
-               f"methods. Paper: {pv.SHEN_TABLE2_DATASET}; PCNN and ABC-Net rows are cited, not "
-               f"run here. Ours: {ours_setting(used)}. Speedup = OPs of the real-valued 1x model / "
-               f"OPs of the row.")
-    return _finish(frame, "shen_table2", "Shen et al. Table 2 - ResNet-18", caption, paper_text,
-                   formats)
+    return _shen_frame(results, "resnet18", 2, "Shen et al. Table 2 - ResNet-18",
+                       "Shen et al. 2019, Table 2: widened binary ResNet-18 and other binarization "
+                       "methods. Paper: {paper}; PCNN and ABC-Net rows are cited, not run here. "
+                       "Ours: {ours}. Speedup = OPs of the real-valued 1x model / OPs of the row.")
 
 
 TABLES: dict[str, Callable[[Results], pd.DataFrame]] = {
