@@ -266,8 +266,19 @@ def _check_alpha(alpha: float, where: str, upper: float = 1.0) -> float:
 # Summaries
 
 
+class _Formatted:
+    """``text`` and ``str()`` of a result are its ``format()`` with the default digits."""
+
+    @property
+    def text(self) -> str:
+        return self.format()
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass(frozen=True)
-class Summary:
+class Summary(_Formatted):
     """Mean, sample sd (ddof = 1; NaN for one value) and count of a per-seed sample."""
 
     mean: float
@@ -281,13 +292,6 @@ class Summary:
         if self.n < 2:
             return f"{self.mean:.{d}f} ({self.n})"
         return f"{self.mean:.{d}f} ± {self.sd:.{d}f} ({self.n})"
-
-    @property
-    def text(self) -> str:
-        return self.format()
-
-    def __str__(self) -> str:
-        return self.text
 
 
 def summary(values: Iterable[float], digits: int = 2) -> Summary:
@@ -303,7 +307,7 @@ def summary(values: Iterable[float], digits: int = 2) -> Summary:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(_Formatted):
     """The verdict on a claim about two per-seed samples ``a`` and ``b``, with its evidence.
 
     ``diff = mean_a - mean_b``; ``ci`` is Welch's ``1 - alpha`` interval of ``diff`` (NaNs when
@@ -349,13 +353,6 @@ class Comparison:
             shown = (f"{interval(self.ci_tost)} {100 * (1 - 2 * self.alpha):g}%, "
                      f"{interval(self.ci)} {100 * (1 - self.alpha):g}% vs ±{self.margin:.{d}f}")
         return f"{self.diff:+.{d}f} {shown} (n = {self.n_a} vs {self.n_b}): {self.verdict}"
-
-    @property
-    def text(self) -> str:
-        return self.format()
-
-    def __str__(self) -> str:
-        return self.text
 
 
 @dataclass(frozen=True)
@@ -599,7 +596,7 @@ def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 @dataclass(frozen=True)
-class Correlation:
+class Correlation(_Formatted):
     """A rank correlation with its percentile bootstrap interval over pairs.
 
     ``estimate`` is the statistic of the sample itself; ``ci`` the ``1 - alpha`` interval
@@ -623,13 +620,6 @@ class Correlation:
         interval = ("[no interval]" if math.isnan(lo) or math.isnan(hi)
                     else f"[{lo:.{digits}f}, {hi:.{digits}f}]")
         return f"{self.estimate:.{digits}f} {interval} (n = {self.n})"
-
-    @property
-    def text(self) -> str:
-        return self.format()
-
-    def __str__(self) -> str:
-        return self.text
 
 
 def _bootstrap(stat, stat_rows, name: str, label: str, x, y, alpha: float, resamples: int,
