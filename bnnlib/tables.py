@@ -53,11 +53,12 @@ MODEL_STAGES = ("uniform", "retrain")
 MODEL_COLUMNS = [
     "stage", "study", "family", "variant", "genome", "model_kwargs", "binary", "ops", "fp_macs",
     "binary_macs", "memory_bits", "test_top1", "test_top5", "test_loss", "val_top1", "epochs",
-    "train_seconds", "history", "dataset", "profile", "input_size", "same_as", "path",
+    "train_seconds", "history", "dataset", "profile", "input_size", "same_as", "seed", "path",
 ]
 SEARCH_COLUMNS = [
     "study", "family", "method", "best", "best_fitness", "best_acc", "best_ops", "max_ops", "lam",
-    "ops_ref", "evaluations", "search_seconds", "device", "history", "dataset", "profile", "path",
+    "ops_ref", "evaluations", "search_seconds", "device", "history", "dataset", "profile", "seed",
+    "path",
 ]
 SUPERNET_COLUMNS = [
     "study", "family", "kind", "epochs", "train_seconds", "val_top1_largest", "dataset", "profile",
@@ -76,9 +77,10 @@ DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "image
 class Results:
     """Every result file under a runs directory, as three DataFrames.
 
-    ``models``: one row per trained model (stages ``uniform`` and ``retrain``), columns
-    ``MODEL_COLUMNS``; ``searches``: one row per search (``SEARCH_COLUMNS``); ``supernets``:
-    one row per supernet (``SUPERNET_COLUMNS``). ``skipped`` lists unreadable files and why.
+    ``models``: one row per trained model *and seed* (stages ``uniform`` and ``retrain``,
+    ``runs/<stage>/<family>/<variant>/seed<k>/result.json``), columns ``MODEL_COLUMNS``;
+    ``searches``: one row per search and search seed (``SEARCH_COLUMNS``); ``supernets``: one
+    row per supernet (``SUPERNET_COLUMNS``). ``skipped`` lists unreadable files and why.
     """
 
     models: pd.DataFrame
@@ -87,44 +89,82 @@ class Results:
     runs_dir: Path
     skipped: list[str] = field(default_factory=list)
 
-    def model(self, family: str, variant: str) -> dict | None:
-        """The result record of ``family``/``variant`` (None if not run).
+    def records(self, family: str, variant: str) -> list[dict]:
+        """The per-seed result records of ``family``/``variant``, by seed ([] if not run).
 
         A record that only points elsewhere (``same_as`` and no accuracy) is resolved; the
         M2 "Groups = 1" network is M1's (see the module docstring).
         """
-        rec = _pick(self.models, family=family, variant=variant)
-        if rec is not None and is_missing(rec.get("test_top1")) and rec.get("same_as"):
-            fam, _, var = str(rec["same_as"]).partition("/")
-            target = _pick(self.models, family=fam, variant=var)
-            if target is not None:
-                rec = {**target, "family": family, "variant": variant, "same_as": rec["same_as"]}
-        if rec is None and (family, variant) == ("mobilenet_m2", "groups1"):
-            target = _pick(self.models, family="mobilenet_m1", variant="groups1")
-            if target is not None:
-                rec = {**target, "family": family, "same_as": "mobilenet_m1/groups1"}
-        return rec
+        recs = _select(self.models, family=family, variant=variant)
+        if (not recs and (family, variant) == ("mobilenet_m2", "groups1")):
+            recs = [{**r, "family": family, "same_as": "mobilenet_m1/groups1"}
+                    for r in _select(self.models, family="mobilenet_m1", variant="groups1")]
+        out = []
+        for rec in recs:
+            if is_missing(rec.get("test_top1")) and rec.get("same_as"):
+                fam, _, var = str(rec["same_as"]).partition("/")
+                target = [t for t in _select(self.models, family=fam, variant=var)
+                          if t.get("seed") == rec.get("seed")]
+                if target:
+                    rec = {**target[0], "family": family, "variant": variant, "same_as": rec["same_as"]}
+            out.append(rec)
+        return out
 
-    def search(self, family: str, method: str) -> dict | None:
-        """The search record of ``family``/``method`` (None if not run)."""
-        return _pick(self.searches, family=family, method=method)
+    def samples(self, family: str, variant: str, name: str) -> list[float]:
+        """Per-seed values of field ``name`` (``test_top1``, ``ops``, ...), missing ones left out."""
+        return [float(r[name]) for r in self.records(family, variant) if not is_missing(r.get(name))]
+
+    def model(self, family: str, variant: str) -> dict | None:
+        """One record for ``family``/``variant`` (None if not run): the first seed's, with the
+        seed-dependent numbers (``AGGREGATED``) replaced by their mean over seeds; ``n`` seeds,
+        ``seeds`` and ``<field>_sd`` (sample standard deviation, NaN for one seed) added."""
+        recs = self.records(family, variant)
+        if not recs:
+            return None
+        out = dict(recs[0], n=len(recs), seeds=[r.get("seed") for r in recs])
+        for name in AGGREGATED:
+            values = [float(r[name]) for r in recs if not is_missing(r.get(name))]
+            if values:
+                out[name] = sum(values) / len(values)
+                out[f"{name}_sd"] = _sd(values)
+        return out
+
+    def search(self, family: str, method: str, seed: int | None = None) -> dict | None:
+        """The search record of ``family``/``method`` (None if not run): search seed ``seed``,
+        or the first search seed (the one stage 04 retrains as "Ours")."""
+        recs = _select(self.searches, family=family, method=method)
+        if seed is not None:
+            recs = [r for r in recs if r.get("seed") == seed]
+        return recs[0] if recs else None
 
     def supernet(self, family: str) -> dict | None:
         """The supernet record of ``family`` (None if not run)."""
-        return _pick(self.supernets, family=family)
+        recs = _select(self.supernets, family=family)
+        return recs[-1] if recs else None
 
 
-def _pick(frame: pd.DataFrame, **match) -> dict | None:
+#: fields of a model record that vary by seed, averaged by :meth:`Results.model`
+AGGREGATED = ("test_top1", "test_top5", "test_loss", "val_top1", "ops", "memory_bits",
+              "train_seconds")
+
+
+def _sd(values: list[float]) -> float:
+    if len(values) < 2:
+        return math.nan
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def _select(frame: pd.DataFrame, **match) -> list[dict]:
+    """Rows of ``frame`` matching every ``column=value``, as dicts ordered by ``seed``."""
     if frame.empty:
-        return None
+        return []
     mask = pd.Series(True, index=frame.index)
     for col, value in match.items():
         mask &= frame[col] == value
-    hits = frame[mask]
-    if hits.empty:
-        return None
-    # Several files for one model (e.g. a stale copy): the last path in sorted order wins.
-    return {k: (None if is_missing(v) else v) for k, v in hits.iloc[-1].to_dict().items()}
+    rows = [{k: (None if is_missing(v) else v) for k, v in row.items()}
+            for row in frame[mask].to_dict("records")]
+    return sorted(rows, key=lambda r: (r.get("seed") is None, r.get("seed") or 0, str(r.get("path"))))
 
 
 def is_missing(value: Any) -> bool:
@@ -157,6 +197,8 @@ def load_results(runs_dir: str | Path = "runs") -> Results:
             skipped.append(f"{path}: {err}")
             continue
         rec = dict(rec, path=str(path))
+        if parts and parts[-1].startswith("seed") and parts[-1][4:].isdigit():
+            rec.setdefault("seed", int(parts[-1][4:]))
         if parts and parts[0] == "search" and len(parts) >= 3:
             rec.setdefault("family", parts[1])
             rec.setdefault("method", parts[2])
