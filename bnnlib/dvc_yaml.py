@@ -30,7 +30,8 @@ HEADER = """\
 # fingerprint differs."""
 
 #: results of earlier stages that a stage reads
-UPSTREAM = {"search": ["runs/supernet/${key}/supernet.pt"], "retrain": ["runs/search/${key}"]}
+UPSTREAM = {"search": ["runs/supernet/${key}/supernet.pt"], "retrain": ["runs/search/${key}"],
+            "proxy": ["runs/supernet/${key}/supernet.pt"]}
 TABLES_OUTS = ("reports/tables", "reports/figures", "reports/claims.md", "reports/claims.csv",
                "reports/index.html", "reports/executed/05_tables.ipynb",
                "reports/notebooks/05_tables.html")
@@ -49,11 +50,14 @@ def code_deps(roots: list[str]) -> list[str]:
 
 def _params(stage: str, study: str) -> list[str]:
     """The stage's settings keys for any family of ``study``, whole sections where it reads
-    all of the study's recipe or search settings."""
+    every setting of the study's recipe or search section."""
     family = settings.STUDIES[study][0]
-    whole = {f"{study}.train", f"{study}.search"}
+    read = settings.tracked_keys(stage, family)
+    every = {k for st in settings.STAGES for k in settings.tracked_keys(st, family)}
+    whole = {sec for sec in (f"{study}.train", f"{study}.search")
+             if {k for k in every if k.startswith(sec + ".")} <= read}
     out: list[str] = []
-    for key in sorted(settings.tracked_keys(stage, family)):
+    for key in sorted(read):
         key = key.replace(f".families.{family}.", ".families.${key}.")
         section = key.rsplit(".", 1)[0]
         entry = section if section in whole else key
@@ -101,7 +105,7 @@ def _tables_stage() -> list[str]:
              "      --html-dir reports/notebooks -p runs_dir runs -p reports_dir reports",
              "    deps:", "      - notebooks/05_tables.ipynb"]
     lines += [f"      - {d}" for d in code_deps(["bnnlib.notebook", "bnnlib.stages.tables"])]
-    lines += [f"      - runs/{stage}" for stage in ("uniform", "search", "retrain", "supernet")]
+    lines += [f"      - runs/{stage}" for stage in ("uniform", "search", "retrain", "supernet", "proxy")]
     lines += ["    outs:"] + [f"      - {o}" for o in TABLES_OUTS]
     lines += ["    metrics:", "      - reports/metrics.json:", "          cache: false"]
     return lines

@@ -22,3 +22,22 @@ def random_genome(choices: Sequence[Sequence[Any]], rng: np.random.Generator) ->
     index genomes.
     """
     return tuple(c[int(rng.integers(len(c)))] for c in choices)
+
+
+def random_draws(choices: Sequence[Sequence[Any]], accept, rng: np.random.Generator, n: int,
+                 *, max_tries: int = 20_000, what: str = "genomes") -> list[tuple]:
+    """``n`` distinct uniformly random genomes for which ``accept(genome)`` is true.
+
+    Rejection sampling with :func:`random_genome`: the accepted genomes are uniform over the
+    accepted part of the space. Raises ``ValueError`` naming ``what`` when fewer than ``n``
+    are found in ``max_tries`` draws (the condition is too narrow for the space).
+    """
+    found: list[tuple] = []
+    for _ in range(max_tries):
+        genome = random_genome(choices, rng)
+        if genome not in found and accept(genome):
+            found.append(genome)
+            if len(found) == n:
+                return found
+    raise ValueError(f"found only {len(found)} of {n} {what} in {max_tries} random draws; "
+                     "the condition accepts too small a part of the search space")

@@ -17,7 +17,10 @@ writes the PNG when given a path. A figure whose results are missing still rende
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -25,7 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from . import paper_values as pv
 from .registry import EXPANSION_MODELS, GROUP_MODELS
-from .tables import Results, is_missing, load_results, ours_setting
+from .tables import Results, is_missing, load_results, ours_setting, proxy_records
 
 #: seaborn's "colorblind" palette (Okabe-Ito order), written out: plotting needs no seaborn
 PALETTE = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494"]
@@ -61,41 +64,51 @@ def _not_run(ax, text: str = "not run") -> None:
 # Phan et al. Figure 5
 
 
+def _seed_curves(records: list[dict], metric: str) -> tuple[list[int], np.ndarray]:
+    """Epochs and a ``seeds x epochs`` array of ``metric`` in percent (NaN where missing)."""
+    epochs = sorted({h["epoch"] for r in records for h in (r.get("history") or [])
+                     if isinstance(h, dict) and "epoch" in h})
+    rows = []
+    for r in records:
+        by_epoch = {h["epoch"]: h.get(metric) for h in (r.get("history") or [])
+                    if isinstance(h, dict) and "epoch" in h}
+        rows.append([100 * by_epoch[e] if by_epoch.get(e) is not None else np.nan for e in epochs])
+    return epochs, np.array(rows, dtype=float).reshape(len(records), len(epochs))
+
+
 def plot_phan_fig5(results: Results, path: str | Path | None = None) -> Figure:
-    """Validation top-1 (solid) and top-5 (dashed, when recorded) per epoch, random vs searched
-    groups, one panel per module; from the ``history`` of ``runs/retrain/<module>/{random,
-    searched}``. Our ``val_top*`` are on the held-out search-validation split."""
+    """Validation top-1 per epoch, random vs searched groups, one panel per module: the mean
+    over training seeds (line) and the range of the seeds (band), from the ``history`` of
+    ``runs/retrain/<module>/{random,searched}/seed<k>``. Random: one random genome within the
+    MaxFLOPs budget per seed. Our ``val_top1`` is on the held-out search-validation split (the
+    claims use test accuracy instead)."""
     fig, axes = _figure(6.0, 7.5, rows=3, sharex=True)
-    styles = {"random": ("Random", KIND_COLOURS["random"]),
+    styles = {"random": ("Random (within budget)", KIND_COLOURS["random"]),
               "searched": ("Group search", KIND_COLOURS["searched"])}
     used = []
     for ax, module in zip(axes[:, 0], pv.PHAN_MODULES, strict=True):
-        drawn = False
         for variant, (label, colour) in styles.items():
-            rec = results.model(module, variant)
-            used.append(rec)
-            history = (rec or {}).get("history") or []
-            points = [(h["epoch"], h) for h in history if isinstance(h, dict) and "epoch" in h]
-            if not points:
+            records = results.records(module, variant)
+            used += records
+            epochs, values = _seed_curves(records, "val_top1")
+            if not epochs or np.isnan(values).all():
                 continue
-            epochs = [e for e, _ in points]
-            for metric, dash, suffix in (("val_top1", "-", "top-1"), ("val_top5", "--", "top-5")):
-                ys = [100 * h[metric] if h.get(metric) is not None else math.nan
-                      for _, h in points]
-                if all(math.isnan(y) for y in ys):
-                    continue
-                ax.plot(epochs, ys, dash, color=colour, marker=".", label=f"{label} {suffix}")
-                drawn = True
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an epoch no seed recorded
+                mean, low, high = (np.nanmean(values, 0), np.nanmin(values, 0), np.nanmax(values, 0))
+            ax.plot(epochs, mean, "-", color=colour, marker=".",
+                    label=f"{label}, mean of {len(records)} seed(s)")
+            ax.fill_between(epochs, low, high, color=colour, alpha=0.2, lw=0)
         ax.set_title(f"Module {pv.PHAN_MODULE_LABELS[module]}")
-        ax.set_ylabel("validation accuracy (%)")
+        ax.set_ylabel("validation top-1 (%)")
         ax.grid(alpha=0.3)
-        if drawn:
+        if ax.lines:
             ax.legend(fontsize=8, loc="lower right")
         else:
             _not_run(ax)
     axes[-1, 0].set_xlabel("epoch")
     axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle("Phan et al. Fig. 5: random vs searched groups\n"
+    fig.suptitle("Phan et al. Fig. 5: random vs searched groups (band: range over seeds)\n"
                  f"ours: {ours_setting(used)}", fontsize=9)
     return _save(fig, path)
 
@@ -232,7 +245,7 @@ def _kind(variant: str) -> str:
         return "fp"
     if variant.startswith(("groups", "uniform")):
         return "uniform"
-    if variant == "random":
+    if variant.startswith("random"):
         return "random"
     return "searched"
 
@@ -246,19 +259,24 @@ def _short(family: str, variant: str) -> str:
 def plot_acc_vs_ops(results: Results, study: str, path: str | Path | None = None) -> Figure:
     """Test top-1 vs OPs of every trained model of ``study`` ("groups" or "widths"), coloured by
     kind (uniform / random / searched (incl. Auto) / real-valued), with the Pareto front of each
-    panel as a step line. Copies marked ``same_as`` are drawn once."""
+    panel as a step line: the mean over training seeds, with the seeds' standard deviation as
+    an error bar. Copies marked ``same_as`` are drawn once."""
     panels = STUDY_PANELS[study]
     fig, axes = _figure(6.0 * len(panels), 4.5, cols=len(panels))
     models = results.models
     for ax, families in zip(axes[0], panels, strict=True):
         pts = []
         if not models.empty:
-            for rec in models[models["family"].isin(families)].to_dict("records"):
+            shown = models[models["family"].isin(families)]
+            for fam, variant in dict.fromkeys(zip(shown["family"], shown["variant"], strict=True)):
+                rec = results.model(fam, variant)
                 ops, top1 = rec.get("ops"), rec.get("test_top1")
                 if isinstance(rec.get("same_as"), str) or is_missing(ops) or is_missing(top1) \
                         or ops <= 0:
                     continue
-                pts.append((float(ops), 100 * float(top1), rec["family"], rec["variant"]))
+                sd = rec.get("test_top1_sd")
+                pts.append((float(ops), 100 * float(top1), fam, variant,
+                            0.0 if is_missing(sd) else 100 * float(sd)))
         for kind, colour in KIND_COLOURS.items():
             for fam in families:
                 sel = [p for p in pts if _kind(p[3]) == kind and p[2] == fam]
@@ -266,8 +284,9 @@ def plot_acc_vs_ops(results: Results, study: str, path: str | Path | None = None
                     label = KIND_LABELS[kind]
                     if len(families) > 1:
                         label += f" {pv.PHAN_MODULE_LABELS[fam]}"
-                    ax.scatter([p[0] for p in sel], [p[1] for p in sel], color=colour,
-                               marker=MODULE_MARKERS[fam], label=label, zorder=3)
+                    ax.errorbar([p[0] for p in sel], [p[1] for p in sel], yerr=[p[4] for p in sel],
+                                color=colour, marker=MODULE_MARKERS[fam], ls="none", capsize=2,
+                                label=label, zorder=3)
         for p in pts:
             ax.annotate(_short(p[2], p[3]), (p[0], p[1]), fontsize=6, xytext=(3, 3),
                         textcoords="offset points")
@@ -304,6 +323,7 @@ def write_all_figures(runs_dir: str | Path = "runs", out_dir: str | Path = "repo
         "shen_fig2_vgg_small.png": lambda p: plot_shen_fig2(results, "vgg_small", p),
         "acc_vs_ops_groups.png": lambda p: plot_acc_vs_ops(results, "groups", p),
         "acc_vs_ops_widths.png": lambda p: plot_acc_vs_ops(results, "widths", p),
+        "proxy_quality.png": lambda p: plot_proxy(proxy_records(runs_dir), p),
     }
     paths = []
     for name, job in jobs.items():
@@ -323,8 +343,11 @@ def plot_histories(results: list[dict], key: str = "val_top1") -> Figure:
     for r in results:
         history = [h for h in r.get("history") or [] if isinstance(h, dict) and key in h]
         if history:
+            label = r.get("variant", r.get("family"))
+            if r.get("seed") is not None:
+                label = f"{label} s{r['seed']}"
             ax.plot([h["epoch"] for h in history], [100 * h[key] for h in history], marker="o",
-                    label=r.get("variant", r.get("family")))
+                    label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{key} (%)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -342,10 +365,36 @@ def plot_search_progress(results: list[dict], search_dir: str | Path) -> Figure:
     fig, axes = _figure(6, 3.5)
     ax = axes[0, 0]
     for r in results:
-        log = pd.read_json(Path(search_dir) / r["method"] / r["history"], lines=True)
-        ax.plot(log["fitness"].cummax().to_numpy(), label=r["method"])
+        log = pd.read_json(Path(search_dir) / r["method"] / f"seed{r['seed']}" / r["history"],
+                           lines=True)
+        ax.plot(log["fitness"].cummax().to_numpy(), label=f"{r['method']} seed {r['seed']}")
     ax.set_xlabel("evaluation")
     ax.set_ylabel("best fitness so far")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+def plot_proxy(records: list[dict], path: str | Path | None = None) -> Figure:
+    """One-shot score against stand-alone test top-1 of the proxy genomes, one panel per family
+    (``runs/proxy/<family>/proxy.json``), Kendall tau and Spearman rho with their intervals in
+    the title; colour: OPs (log)."""
+    from .stats import kendall_ci, spearman_ci
+
+    n = max(len(records), 1)
+    fig, axes = _figure(4.0 * n, 3.8, cols=n)
+    for ax, rec in zip(axes[0], records, strict=False):
+        rows = rec["genomes"]
+        x = [100 * g["one_shot"] for g in rows]
+        y = [100 * g["test_top1"] for g in rows]
+        points = ax.scatter(x, y, c=np.log10([g["ops"] for g in rows]), cmap="viridis", zorder=3)
+        fig.colorbar(points, ax=ax, label="log10 OPs")
+        tau = kendall_ci([g["one_shot"] for g in rows], [g["test_top1"] for g in rows])
+        rho = spearman_ci([g["one_shot"] for g in rows], [g["test_top1"] for g in rows])
+        ax.set_title(f"{rec['family']}: tau {tau.text}\nrho {rho.text}", fontsize=8)
+        ax.set_xlabel("one-shot score: search-validation top-1 (%)")
+        ax.set_ylabel(f"stand-alone test top-1 (%), {rec.get('epochs')} epoch(s)")
+        ax.grid(alpha=0.3)
+    if not records:
+        _not_run(axes[0, 0], "no proxy results yet (stage 06)")
+    return _save(fig, path)

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 EXECUTED_DIR, NOTEBOOKS_DIR = "executed", "notebooks"
 REPORT_NOTEBOOK = "05_tables"  # its rendering is the study's report
 TABLE_EXTS = (".md", ".csv", ".tex")
-KENDALL = "kendall_tau"
+KENDALL = "proxy_quality"
+PER_SEED = "per_seed"
 
 FIGURES = {  # PNG stem (bnnlib.plots.write_all_figures) -> title
     "phan_fig5": "Phan et al. Figure 5: validation accuracy per epoch, random vs searched groups",
@@ -48,13 +49,19 @@ FIGURES = {  # PNG stem (bnnlib.plots.write_all_figures) -> title
                          "with the Pareto front",
     "acc_vs_ops_widths": "Test top-1 vs OPs, widths study (VGG-small, ResNet-18), "
                          "with the Pareto front",
+    "proxy_quality": "Proxy quality: one-shot score vs stand-alone test top-1 of genomes spread "
+                     "over the OPs range (stage 06)",
 }
-KENDALL_TITLE = "Proxy quality: Kendall tau of one-shot scores against trained accuracies"
-KENDALL_CAPTION = ("Per family, the uniform genomes scored by the supernet (stage 03, one-shot "
-                   "validation top-1) and trained standalone (stage 01, test top-1): tau = 1 "
-                   "means the one-shot proxy ranks them as training does.")
+KENDALL_TITLE = "Proxy quality: rank correlation of one-shot scores and stand-alone accuracy"
+KENDALL_CAPTION = ("Per family, genomes spread over the OPs range, scored one-shot by the search's "
+                   "evaluator (supernet weights, BN recalibrated, search-validation top-1) and "
+                   "trained alone from scratch with a short schedule (epochs, training images as "
+                   "shown; test top-1 on test images no search saw), stage 06. Kendall tau-b and "
+                   "Spearman rho with 95% percentile-bootstrap intervals over genomes; 1 means the "
+                   "one-shot proxy ranks them as training does, 0 no better than chance.")
 CLAIMS_TITLE = "Claims check: the papers' claims, on their numbers and on ours"
-VERDICT_COLOURS = {C.SUPPORTED: "#d8f0d8", C.NOT_SUPPORTED: "#f6d6d2", C.NOT_RUN: "#eeeeee"}
+VERDICT_COLOURS = {C.SUPPORTED: "#d8f0d8", C.CONTRADICTED: "#f6d6d2", C.INCONCLUSIVE: "#fbf0c8",
+                   C.NOT_RUN: "#eeeeee", C.NOT_CHECKABLE: "#eeeeee"}
 OURS_BACKGROUND = "#eaf2fa"  # our columns, beside the paper's
 
 STYLE = """
@@ -94,7 +101,7 @@ def styled_table(frame: pd.DataFrame) -> Styler:
     """A paper table (``bnnlib.tables``) as shown: ``display_frame``'s cells, the paper's
     columns beside our shaded ones, the table's title and caption (paper and our setting)."""
     shown = table_text.display_frame(frame)
-    cols = [c for c in frame.columns if c not in table_text.HIDDEN]
+    cols = [c for c in frame.columns if not table_text.hidden(c)]
     ours = [table_text.HEADERS.get(c, c) for c in cols if c.startswith("ours_") and c != "ours_unit"]
     styler = _styler(shown, frame.attrs["name"], frame.attrs.get("title", frame.attrs["name"]),
                      frame.attrs.get("caption", ""))
@@ -104,19 +111,22 @@ def styled_table(frame: pd.DataFrame) -> Styler:
 
 
 def kendall_display(frame: pd.DataFrame) -> pd.DataFrame:
-    """``tables.kendall_table`` as text cells (tau to 3 decimals, lists joined)."""
-    def text(value):
-        if isinstance(value, (list, tuple)):
-            return ", ".join(f"{v:.2f}" for v in value)
-        return "not run" if T.is_missing(value) else f"{value:.3f}"
+    """``tables.kendall_table`` as text cells: ``0.62 [0.31, 0.85]``."""
+    def text(row, name, low, high):
+        if T.is_missing(row[name]):
+            return "not run"
+        if T.is_missing(row[low]):
+            return f"{row[name]:.2f} [no interval]"
+        return f"{row[name]:.2f} [{row[low]:.2f}, {row[high]:.2f}]"
 
-    return pd.DataFrame({
-        "family": frame["family"].astype(str),
-        "genomes": frame["genomes"].astype(str),
-        "Kendall tau": frame["kendall_tau"].map(text),
-        "one-shot score %": frame["one_shot_scores"].map(text),
-        "trained test top-1 %": frame["trained_test_top1"].map(text),
-    })
+    rows = [{"family": r["family"], "genomes": str(r["genomes"]),
+             "stand-alone training": f"{r['epochs']} epoch(s), {r['train_images']} images; "
+                                     f"tested on {r['test_images']}",
+             "Kendall tau [95% CI]": text(r, "kendall_tau", "kendall_low", "kendall_high"),
+             "Spearman rho [95% CI]": text(r, "spearman_rho", "spearman_low", "spearman_high")}
+            for r in frame.to_dict("records")]
+    return pd.DataFrame(rows, columns=["family", "genomes", "stand-alone training",
+                                       "Kendall tau [95% CI]", "Spearman rho [95% CI]"])
 
 
 def styled_kendall(frame: pd.DataFrame) -> Styler:
@@ -137,7 +147,8 @@ def styled_claims(frame: pd.DataFrame) -> Styler:
 def styled_tally(frame: pd.DataFrame) -> Styler:
     return C.tally(frame).style.set_uuid("tally").set_caption(
         "<b>Claims by our verdict (rows) and by whether the paper's own numbers hold "
-        "(columns)</b>")
+        "(columns)</b><br>Sanity checks and claims on cited results are not counted: "
+        + html.escape(C.summary(frame)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,12 +212,13 @@ def build_reports(runs_dir: str | Path = "runs", reports_dir: str | Path = "repo
     kendall = T.kendall_table(runs_dir)
     (root / "tables").mkdir(parents=True, exist_ok=True)
     kendall.to_csv(root / "tables" / f"{KENDALL}.csv", index=False)
+    T.per_seed_frame(results).to_csv(root / "tables" / f"{PER_SEED}.csv", index=False)
     figures = write_all_figures(runs_dir, root / "figures")
     report = StudyReport(
         root=root, tables=T.build_all_tables(results), kendall=kendall,
         claims=C.check_claims(results), figures={p.stem: p for p in figures},
         written={"tables": table_text.write_all_tables(runs_dir, root / "tables")
-                 + [root / "tables" / f"{KENDALL}.csv"],
+                 + [root / "tables" / f"{KENDALL}.csv", root / "tables" / f"{PER_SEED}.csv"],
                  "figures": figures, "claims": C.write_claims(results, root)})
     report.written["index"] = [write_index(report)]
     return report

@@ -36,10 +36,10 @@ from .registry import DATASETS, EXPANSION_MODELS, GROUP_MODELS, OPTIMIZERS, SCHE
 
 STUDIES = {"groups": GROUP_MODELS, "widths": EXPANSION_MODELS}
 FAMILIES = GROUP_MODELS + EXPANSION_MODELS
-STAGES = ("uniform", "supernet", "search", "retrain")
+STAGES = ("uniform", "supernet", "search", "proxy", "retrain")
 #: notebook file stem -> stage
 NOTEBOOKS = {"01_uniform_baselines": "uniform", "02_supernet": "supernet", "03_search": "search",
-             "04_retrain": "retrain", "05_tables": "tables"}
+             "04_retrain": "retrain", "05_tables": "tables", "06_proxy": "proxy"}
 SUPERNET_SAMPLING = ("random", "largest")
 PREPARED_DATASETS = ("fashion_mnist", "cifar10")
 
@@ -69,8 +69,8 @@ class Data:
     prepare: str = setting("fashion_mnist", "dataset the `data` stage puts under data/raw (DVC-tracked)",
                            choices=PREPARED_DATASETS)
     val_size: int = setting(5000, "training images held out for the search (never the test set)", low=1)
-    train_subset: int | None = setting(12000, "training images used by every stage (null: all)", low=1)
-    val_subset: int | None = setting(None, "search-validation images kept (null: all of val_size)", low=1)
+    train_subset: int | None = setting(5000, "training images used by every stage (null: all)", low=1)
+    val_subset: int | None = setting(1000, "search-validation images kept (null: all of val_size)", low=1)
     test_subset: int | None = setting(None, "test images (null: the whole test set)", low=1)
     data_seed: int = setting(0, "seed of the split and the subsets (fixed, apart from training)", low=0)
 
@@ -86,17 +86,17 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Epochs:
-    uniform: int = setting(3, "epochs of each uniform baseline (stage 01)", low=1)
+    uniform: int = setting(2, "epochs of each uniform baseline (stage 01)", low=1)
     supernet: int = setting(4, "epochs of the supernet (stage 02)", low=1)
-    retrain: int = setting(3, "epochs of each searched model trained from scratch (stage 04)", low=1)
+    retrain: int = setting(2, "epochs of each searched model trained from scratch (stage 04)", low=1)
 
 
 @dataclass(frozen=True)
 class Search:
-    population: int = setting(16, "initial population (Phan et al. 50, Shen et al. 32)", low=1)
-    topk: int = setting(5, "elite size K, over every genome evaluated so far", low=1)
-    crossovers: int = setting(8, "crossover children per iteration", low=0)
-    mutations: int = setting(8, "mutation children per iteration", low=0)
+    population: int = setting(12, "initial population (Phan et al. 50, Shen et al. 32)", low=1)
+    topk: int = setting(4, "elite size K, over every genome evaluated so far", low=1)
+    crossovers: int = setting(6, "crossover children per iteration", low=0)
+    mutations: int = setting(6, "mutation children per iteration", low=0)
     iterations: int = setting(4, "evaluation rounds, the initial population's included", low=1)
     mutation_prob: float = setting(0.1, "per-gene probability of a change in a mutation", low=0.0, high=1.0)
     calib_images: int | None = setting(500, "training images for BN recalibration of a candidate (null: all)", low=1)
@@ -108,6 +108,14 @@ class WidthsSearch(Search):
     finetune_epochs: int = setting(0, "epochs of training per candidate (Shen et al. 10; 0: one-shot)", low=0)
     lam_a: float = setting(4.0, "lambda of eq. 4 for Auto-A (Shen et al.: 4)", low=0.0)
     lam_b: float = setting(1.0, "lambda of eq. 4 for Auto-B (a smaller trade-off, wider models)", low=0.0)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    genomes: int = setting(16, "genomes spread over the OPs range, scored one-shot and trained alone", low=2)
+    epochs: int = setting(1, "epochs of each stand-alone proxy model (a short schedule)", low=1)
+    train_images: int | None = setting(2000, "training images of a proxy model (null: the whole split)", low=1)
+    test_images: int | None = setting(2000, "test images scoring a proxy model (null: the whole test split)", low=1)
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,7 @@ class GroupsStudy:
     train: Recipe = setting(Recipe, "training recipe of every model of this study")
     epochs: Epochs = setting(Epochs, "epochs per stage")
     search: Search = setting(Search, "evolutionary search (Phan et al. Algorithm 1)")
+    proxy: Proxy = setting(Proxy, "rank correlation of one-shot scores and stand-alone accuracy")
 
 
 @dataclass(frozen=True)
@@ -156,12 +165,15 @@ class WidthsStudy:
     train: Recipe = setting(Recipe, "training recipe of every model of this study")
     epochs: Epochs = setting(Epochs, "epochs per stage")
     search: WidthsSearch = setting(WidthsSearch, "evolutionary search with the fitness of eq. 4")
+    proxy: Proxy = setting(Proxy, "rank correlation of one-shot scores and stand-alone accuracy")
 
 
 @dataclass(frozen=True)
 class Params:
     profile: str = setting("cpu", "name of the profile, written beside every result")
-    seed: int = setting(0, "training seed of every model and search", low=0)
+    seed: int = setting(0, "seed of the supernets, of the candidate-scoring subsets and of the proxy models", low=0)
+    seeds: list[int] = setting(lambda: [0, 1, 2], "training seeds: every final model is trained once per seed", low=0)
+    search_seeds: list[int] = setting(lambda: [0], "seeds of the searches (the first one's genomes are 'Ours')", low=0)
     progress: bool = setting(False, "tqdm progress bars (off in executed notebooks)", tracked=False)
     data: Data = setting(Data, "datasets and splits")
     groups: GroupsStudy = setting(GroupsStudy, "groups study (Phan et al. 2020)")
@@ -177,6 +189,8 @@ def closest(name: str, valid) -> str:
 
 def _typename(hint) -> str:
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if typing.get_origin(hint) is list:
+        return f"a list of {_typename(typing.get_args(hint)[0]).split(' ', 1)[-1]}s"
     args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     text = " or ".join(names.get(a, getattr(a, "__name__", str(a))) for a in args)
     return text + (" or null" if type(None) in typing.get_args(hint) else "")
@@ -239,6 +253,14 @@ def _value(raw, hint, key: str, meta: Mapping):
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         return _build(hint, raw, key)
+    if origin is list:
+        item = typing.get_args(hint)[0]
+        if not isinstance(raw, list) or not raw:
+            raise SettingsError(f"{key} = {raw!r} is not a non-empty list of {_typename(item)}s")
+        values = [_scalar(v, item, f"{key}[{i}]", meta) for i, v in enumerate(raw)]
+        if len(set(values)) != len(values):
+            raise SettingsError(f"{key} = {raw!r} repeats a value; each must appear once")
+        return values
     if origin is dict:
         item = typing.get_args(hint)[1]
         valid = STUDIES[key.split(".")[0]]
@@ -360,17 +382,25 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
     fam = f"{study}.families.{family}"
     keys = {"profile": "profile", "seed": "seed", "progress": "progress",
             "dataset": f"{fam}.dataset", "data_root": f"{fam}.data_root"}
-    tested = stage in ("uniform", "retrain")  # only these evaluate on the test split
+    if stage in ("uniform", "retrain"):
+        keys["seeds"] = "seeds"
+    if stage in ("search", "retrain"):
+        keys["search_seeds"] = "search_seeds"
+    tested = stage in ("uniform", "retrain")  # only these evaluate on the whole test split
     keys.update({k: f"data.{k}" for k in _fields(Data)
                  if k != "prepare" and (tested or k != "test_subset")})
     model = "groups.model" if study == "groups" else fam
     keys["width_mult"] = f"{model}.width_mult"
     keys["small_input"] = f"{model}.small_input"
-    if study == "groups" and stage in ("supernet", "search"):
+    if study == "groups" and stage in ("supernet", "search", "proxy"):
         keys["max_groups"] = "groups.model.max_groups"
-    if stage in ("uniform", "supernet", "retrain"):
-        keys["epochs"] = f"{study}.epochs.{stage}"
+    if stage in ("uniform", "supernet", "retrain", "proxy"):
+        keys["epochs"] = f"{study}.epochs.{stage}" if stage != "proxy" else f"{study}.proxy.epochs"
         keys.update({k: f"{study}.train.{k}" for k in _fields(Recipe)})
+    if stage == "proxy":
+        keys.update({k: f"{study}.proxy.{k}" for k in _fields(Proxy) if k != "epochs"})
+        scoring = ("calib_images", "val_images") + (("finetune_epochs",) if study == "widths" else ())
+        keys.update({k: f"{study}.search.{k}" for k in scoring})
     if stage == "supernet" and study == "widths":
         keys["supernet_sampling"] = "widths.supernet_sampling"
     if stage == "search":

@@ -57,6 +57,11 @@ def _meta_model(name: str, **kwargs) -> nn.Module:
         return models.build(name, **kwargs)
 
 
+def static_ops(name: str, input_size, **kwargs) -> float:
+    """OPs of ``models.build(name, **kwargs)`` on ``input_size`` (built on the meta device)."""
+    return flops.count(_meta_model(name, **kwargs), input_size).ops
+
+
 def _convs(model: nn.Module) -> dict[str, nn.Conv2d]:
     return {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
 
@@ -124,8 +129,7 @@ class Supernet(nn.Module):
         """OPs of the static model of ``genome`` (counted on the meta device, cached)."""
         key = (self.check_genome(genome), tuple(input_size))
         if key not in self._ops_cache:
-            model = _meta_model(self.name, **self.model_kwargs(genome))
-            self._ops_cache[key] = flops.count(model, input_size).ops
+            self._ops_cache[key] = static_ops(self.name, input_size, **self.model_kwargs(genome))
         return self._ops_cache[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """The paper tables of :mod:`bnnlib.tables` as text: display cells, Markdown, LaTeX, files.
 
 Paper columns show the papers' numbers exactly as printed; our columns are formatted by kind
-(percent, OPs, speedup, hours); a row we re-run without a result says "not run", a row citing
+(percent, OPs, speedup, hours), our accuracies as ``mean ± sd (n)`` over training seeds; a row we re-run without a result says "not run", a row citing
 another paper's result has "-" in our cells. ``write_all_tables`` writes every table as
 ``.md``, ``.csv`` (raw numbers) and ``.tex`` (booktabs), and a ``README.md`` with all of them.
 """
@@ -29,6 +29,21 @@ HEADERS = {
     "ours_M2": "M2 (ours)", "paper_M3": "M3 (paper)", "ours_M3": "M3 (ours)",
 }
 HIDDEN = ("key",)  # row ids: in the CSV, not in the rendered tables
+SPREAD_SUFFIXES = ("_sd", "_n")  # our spread over seeds: rendered inside the mean's cell
+
+
+def hidden(col: str) -> bool:
+    return col in HIDDEN or (col.startswith("ours_") and col.endswith(SPREAD_SUFFIXES))
+
+
+def with_spread(cell: str, row, col: str) -> str:
+    """``"75.84"`` -> ``"75.84 ± 0.52 (3)"`` when ``row`` has ``<col>_sd`` / ``<col>_n``: the
+    mean over training seeds, their sample standard deviation and their number."""
+    n = row.get(f"{col}_n")
+    if not cell or is_missing(n):
+        return cell
+    sd = row.get(f"{col}_sd")
+    return f"{cell} ({int(n)})" if is_missing(sd) else f"{cell} ± {float(sd):.2f} ({int(n)})"
 
 
 def format_value(value: Any, kind: str) -> str:
@@ -59,7 +74,7 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     paper_text = frame.attrs.get("paper_text", {})
     formats = frame.attrs.get("formats", {})
     row_formats = frame.attrs.get("row_formats", {})
-    cols = [c for c in frame.columns if c not in HIDDEN]
+    cols = [c for c in frame.columns if not hidden(c)]
     out = []
     for i, (_, row) in enumerate(frame.iterrows()):
         cited = row.get("source") == CITED
@@ -73,6 +88,8 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
             elif col.startswith("ours_") and col != "ours_unit":
                 kind = row_formats.get(row.get("key"), formats.get(col, ""))
                 cell = format_value(value, kind)
+                if kind == "pct":
+                    cell = with_spread(cell, row, col)
                 if not cell:
                     cell = "-" if cited else NOT_RUN
             else:
@@ -111,7 +128,7 @@ def to_latex(frame: pd.DataFrame) -> str:
     """A booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), caption as a comment above;
     text columns left-aligned, number columns right-aligned."""
     shown = display_frame(frame)
-    cols = [c for c in frame.columns if c not in HIDDEN]
+    cols = [c for c in frame.columns if not hidden(c)]
     align = "".join("r" if c.startswith(("paper_", "ours_")) and c != "ours_unit" else "l"
                     for c in cols)
     lines = [f"% {latex_escape(frame.attrs.get('title', ''))}",

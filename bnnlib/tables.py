@@ -197,6 +197,8 @@ def load_results(runs_dir: str | Path = "runs") -> Results:
             skipped.append(f"{path}: {err}")
             continue
         rec = dict(rec, path=str(path))
+        if parts and parts[0] == "proxy":  # stage 06's short-trained models: proxy_records()
+            continue
         if parts and parts[-1].startswith("seed") and parts[-1][4:].isdigit():
             rec.setdefault("seed", int(parts[-1][4:]))
         if parts and parts[0] == "search" and len(parts) >= 3:
@@ -246,6 +248,14 @@ def _pct(fraction: Any) -> float:
     if is_missing(fraction):
         return math.nan
     return round(100.0 * float(fraction), 2)
+
+
+def _acc(rec: dict | None, name: str, col: str) -> dict:
+    """``{col: mean %, col_sd: sd %, col_n: seeds}`` of an aggregated record's accuracy
+    ``name`` (``test_top1``/``test_top5``, see ``Results.model``)."""
+    sd = rec.get(f"{name}_sd") if rec else None
+    return {col: _pct(rec and rec.get(name)), f"{col}_sd": _pct(sd) if sd is not None else math.nan,
+            f"{col}_n": float(rec["n"]) if rec and not is_missing(rec.get(name)) else math.nan}
 
 
 def _scaled(value: Any, unit: float) -> float:
@@ -311,9 +321,9 @@ def phan_table1(results: Results) -> pd.DataFrame:
                 "module": pv.PHAN_MODULE_LABELS[module], "model": row.label, "key": row.key,
                 "source": THIS_RUN,
                 "paper_top1": pv.number(row.values["top1"]),
-                "ours_top1": _pct(rec and rec.get("test_top1")),
+                **_acc(rec, "test_top1", "ours_top1"),
                 "paper_top5": pv.number(row.values["top5"]),
-                "ours_top5": _pct(rec and rec.get("test_top5")),
+                **_acc(rec, "test_top5", "ours_top5"),
                 "paper_flops_1e8": pv.number(row.values["flops"]),
                 "ours_ops_1e8": _scaled(rec and rec.get("ops"), 1e8),
                 "note": note,
@@ -357,6 +367,10 @@ def phan_table2(results: Results) -> pd.DataFrame:
             entry[f"paper_{label}"] = pv.number(row.values[m])
             entry[f"ours_{label}"] = ours_values[row.key][m]
             paper_text[(i, f"paper_{label}")] = row.values[m]
+            if row.key in ("top1", "top5"):
+                spread = _acc(models[m], f"test_{row.key}", f"ours_{label}")
+                entry[f"ours_{label}_sd"] = spread[f"ours_{label}_sd"]
+                entry[f"ours_{label}_n"] = spread[f"ours_{label}_n"]
         entry["ours_unit"] = units[row.key]
         rows.append(entry)
     # the searches ran in the same setting; their records lack model_kwargs (width_mult)
@@ -399,13 +413,13 @@ def phan_table3(results: Results) -> pd.DataFrame:
     the three "Ours" rows take our retrained searched model of each module.
     """
     def build(row, rec):
-        return {"ours_top1": _pct(rec and rec.get("test_top1")),
-                "ours_top5": _pct(rec and rec.get("test_top5"))}
+        return {**_acc(rec, "test_top1", "ours_top1"), **_acc(rec, "test_top5", "ours_top5")}
 
     rows, paper_text, used = _phan_ours_rows(
         results, pv.PHAN_TABLE3, build, {"w_a": "w_a", "top1": "paper_top1", "top5": "paper_top5"})
     frame = pd.DataFrame(rows)[["model", "key", "source", "cited", "w_a", "paper_top1",
-                                "ours_top1", "paper_top5", "ours_top5"]]
+                                "ours_top1", "ours_top1_sd", "ours_top1_n", "paper_top5",
+                                "ours_top5", "ours_top5_sd", "ours_top5_n"]]
     caption = (f"Phan et al. 2020, Table 3: accuracy against the state of the art. Paper: "
                f"{pv.PHAN_DATASET}; cited rows are other papers' ImageNet results, not run here. "
                f"Ours (searched groups, retrained): {ours_setting(used)}.")
@@ -461,11 +475,11 @@ def _shen_table(results: Results, family: str, rows, with_memory: bool,
             entry["ours_memory_Mbit"] = _scaled(rec and rec.get("memory_bits"), 1e6)
             text["paper_memory_Mbit"] = row.values["memory"]
         entry["paper_top1"] = pv.number(row.values["top1"])
-        entry["ours_top1"] = _pct(rec and rec.get("test_top1"))
+        entry.update(_acc(rec, "test_top1", "ours_top1"))
         text["paper_top1"] = row.values["top1"]
         if with_top5:
             entry["paper_top5"] = pv.number(row.values["top5"])
-            entry["ours_top5"] = _pct(rec and rec.get("test_top5"))
+            entry.update(_acc(rec, "test_top5", "ours_top5"))
             text["paper_top5"] = row.values["top5"]
         paper_text.update({(i, k): v for k, v in text.items()})
         out.append(entry)
@@ -531,31 +545,51 @@ def build_all_tables(results: Results | str | Path = "runs") -> dict[str, pd.Dat
 # Proxy quality and stage summaries
 
 
-def kendall_table(runs_dir: str | Path = "runs") -> pd.DataFrame:
-    """Rank correlation of one-shot supernet scores (stage 03) and the test accuracies of the
-    same uniform genomes trained standalone (stage 01), one row per family."""
-    from .stats import kendall_tau
+PROXY_COLUMNS = ["family", "genomes", "epochs", "train_images", "test_images", "kendall_tau",
+                 "kendall_low", "kendall_high", "spearman_rho", "spearman_low", "spearman_high"]
+
+
+def proxy_records(runs_dir: str | Path = "runs") -> list[dict]:
+    """The proxy stage's records (``runs/proxy/<family>/proxy.json``), by family name."""
+    return [json.loads(p.read_text()) for p in sorted(Path(runs_dir).glob("proxy/*/proxy.json"))]
+
+
+def proxy_quality(records: list[dict]) -> pd.DataFrame:
+    """Rank correlation of one-shot supernet scores and stand-alone test accuracy, one row per
+    family: Kendall tau-b and Spearman rho with 95% percentile-bootstrap intervals over the
+    genomes (``bnnlib.stats``), and the short schedule the stand-alone models had."""
+    from .stats import kendall_ci, spearman_ci
 
     rows = []
-    for path in sorted(Path(runs_dir).glob("search/*/uniform_scores.json")):
-        family = path.parent.name
-        scores, accs = [], []
-        for variant, entry in json.loads(path.read_text()).items():
-            trained = Path(runs_dir) / "uniform" / family / variant / "result.json"
-            if trained.exists():
-                scores.append(entry["score"])
-                accs.append(json.loads(trained.read_text())["test_top1"])
-        tau = kendall_tau(scores, accs) if len(scores) >= 2 else float("nan")
-        rows.append({"family": family, "genomes": len(scores), "kendall_tau": tau,
-                     "one_shot_scores": [round(100 * x, 2) for x in scores],
-                     "trained_test_top1": [round(100 * x, 2) for x in accs]})
-    return pd.DataFrame(rows, columns=["family", "genomes", "kendall_tau", "one_shot_scores",
-                                       "trained_test_top1"])
+    for rec in records:
+        scores = [g["one_shot"] for g in rec["genomes"]]
+        accs = [g["test_top1"] for g in rec["genomes"]]
+        tau, rho = kendall_ci(scores, accs), spearman_ci(scores, accs)
+        rows.append({"family": rec["family"], "genomes": len(scores), "epochs": rec.get("epochs"),
+                     "train_images": rec.get("train_images"), "test_images": rec.get("test_images"),
+                     "kendall_tau": tau.estimate, "kendall_low": tau.ci[0], "kendall_high": tau.ci[1],
+                     "spearman_rho": rho.estimate, "spearman_low": rho.ci[0],
+                     "spearman_high": rho.ci[1]})
+    return pd.DataFrame(rows, columns=PROXY_COLUMNS)
+
+
+def kendall_table(runs_dir: str | Path = "runs") -> pd.DataFrame:
+    """:func:`proxy_quality` of every family under ``runs_dir``."""
+    return proxy_quality(proxy_records(runs_dir))
+
+
+def per_seed_frame(results: Results) -> pd.DataFrame:
+    """Every trained model's per-seed numbers (``reports/tables/per_seed.csv``)."""
+    cols = ["stage", "study", "family", "variant", "seed", "test_top1", "test_top5", "ops",
+            "memory_bits", "epochs", "train_seconds", "genome"]
+    frame = results.models.reindex(columns=cols)
+    return frame.sort_values(["study", "family", "variant", "seed"], na_position="last",
+                             kind="stable").reset_index(drop=True)
 
 
 def results_frame(results: list[dict]) -> pd.DataFrame:
     """A compact table of a stage's result records, accuracies in percent (for notebooks)."""
-    keys = ("family", "variant", "method", "test_top1", "test_top5", "best_acc", "ops",
+    keys = ("family", "variant", "method", "seed", "test_top1", "test_top5", "best_acc", "ops",
             "best_ops", "memory_bits", "evaluations", "train_seconds", "search_seconds")
     frame = pd.DataFrame([{k: r.get(k) for k in keys if r.get(k) is not None} for r in results])
     for col in ("test_top1", "test_top5", "best_acc"):

@@ -12,9 +12,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bnnlib import settings
+from bnnlib.genome import random_draws
 from bnnlib.stages import common, retrain, search, supernet, uniform
 from bnnlib.stages.common import StaleUpstreamError
 
@@ -49,31 +51,30 @@ def log_of(capsys) -> str:
 # ---- training items ---------------------------------------------------------------------------
 
 def test_a_finished_model_is_reused_and_a_changed_one_starts_over(study, capsys):
-    first = common.train_item(study("uniform", "resnet18"), "uniform", "uniform1x", {"expansion": 1.0})
-    again = common.train_item(study("uniform", "resnet18"), "uniform", "uniform1x", {"expansion": 1.0})
+    first = common.train_item(study("uniform", "resnet18"), "uniform", "uniform1x", {"expansion": 1.0}, 0)
+    again = common.train_item(study("uniform", "resnet18"), "uniform", "uniform1x", {"expansion": 1.0}, 0)
     assert "resumed from" in log_of(capsys) and again["weights"] == first["weights"]
     for change, reason in [
         ({"small_input": True}, "model.build_kwargs.small_input true != false"),
         ({"data_seed": 1}, "data.train.indices"),
         ({"val_size": 80}, "data.train"),
         ({"epochs": 2}, "recipe.epochs 2 != 1"),
-        ({"seed": 3}, "context.init"),
     ]:
         result = common.train_item(study("uniform", "resnet18", **change), "uniform", "uniform1x",
-                                   {"expansion": 1.0})
+                                   {"expansion": 1.0}, 0)
         out = log_of(capsys)
         assert "[" in out and "starting over: " in out and reason in out, (change, out)
         assert "resumed from" not in out
         assert result["weights"] != first["weights"]
         assert result["settings"][next(iter(change))] == next(iter(change.values()))
-        common.train_item(study("uniform", "resnet18"), "uniform", "uniform1x", {"expansion": 1.0})
+        common.train_item(study("uniform", "resnet18"), "uniform", "uniform1x", {"expansion": 1.0}, 0)
         log_of(capsys)
 
 
 def test_other_data_of_the_same_size_starts_training_over(study, tmp_path, capsys):
     """Another copy of the data with one label changed: same sizes, same settings. Its folder
     has a space in its name (no command line is built from settings any more)."""
-    common.train_item(study("uniform", "vgg_small"), "uniform", "uniform1x", {"expansion": 1.0})
+    common.train_item(study("uniform", "vgg_small"), "uniform", "uniform1x", {"expansion": 1.0}, 0)
     log_of(capsys)
     from bnnlib.fashion_mnist import locate, read_idx
 
@@ -93,17 +94,17 @@ def test_other_data_of_the_same_size_starts_training_over(study, tmp_path, capsy
     with gzip.open(target, "wb") as fh:
         fh.write(raw)
     common.train_item(study("uniform", "vgg_small", data_root="other data"), "uniform",
-                      "uniform1x", {"expansion": 1.0})
+                      "uniform1x", {"expansion": 1.0}, 0)
     assert "starting over: data.train" in log_of(capsys)
 
 
 def test_a_corrupt_checkpoint_costs_only_itself(study, capsys):
     s = study("uniform", "vgg_small", epochs=2)
-    common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0})
-    item = s.runs_dir / "uniform/vgg_small/uniform1x"
+    common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0}, 0)
+    item = s.runs_dir / "uniform/vgg_small/uniform1x/seed0"
     (item / "last.pt").write_bytes(b"truncated")
     with pytest.warns(RuntimeWarning, match=r"last.pt is not a bnnlib checkpoint"):
-        common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0})
+        common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0}, 0)
     assert "resumed from" in log_of(capsys)
     assert {p.name for p in item.iterdir()} >= {"best.pt", "history.json", "last.pt.corrupt", "last.pt"}
 
@@ -117,8 +118,8 @@ def test_lowering_the_budget_restarts_the_search_within_the_new_budget(study, ca
     log_of(capsys)
     again = search.run(study("search", "mobilenet_m1", max_ops=lower))
     out = log_of(capsys)
-    assert f"evolution] starting over: fitness.max_ops {lower:.10g} != {first[0]['max_ops']:.10g} in state" in out
-    assert f"random] starting over: fitness.max_ops {lower:.10g}" in out
+    assert f"evolution/seed0] starting over: fitness.max_ops {lower:.10g} != {first[0]['max_ops']:.10g} in state" in out
+    assert f"random/seed0] starting over: fitness.max_ops {lower:.10g}" in out
     for record in again:
         assert record["best_ops"] <= lower and record["max_ops"] == pytest.approx(lower)
     # the same settings again: both searches resume their finished states
@@ -137,19 +138,19 @@ def test_a_retrained_supernet_restarts_the_search(study, capsys):
     search.run(study("search", "vgg_small"))
     out = log_of(capsys)
     assert out.count("starting over: supernet ") == 4, out  # evolution/random of both trade-offs
-    state = study("search", "vgg_small").runs_dir / "search/vgg_small/evolution_a/state.json"
+    state = study("search", "vgg_small").runs_dir / "search/vgg_small/evolution_a/seed0/state.json"
     assert json.loads(state.read_text())["context"]["supernet"] == retrained["weights"]
 
 
 def test_a_truncated_search_state_restarts_that_search(study, capsys):
     supernet.run(study("supernet", "mobilenet_m3"))
     first = search.run(study("search", "mobilenet_m3"))
-    path = study("search", "mobilenet_m3").runs_dir / "search/mobilenet_m3/evolution/state.json"
+    path = study("search", "mobilenet_m3").runs_dir / "search/mobilenet_m3/evolution/seed0/state.json"
     path.write_text(path.read_text()[:100])
     log_of(capsys)
     again = search.run(study("search", "mobilenet_m3"))
     out = log_of(capsys)
-    assert "search/mobilenet_m3/evolution] starting over:" in out and "state.json" in out
+    assert "search/mobilenet_m3/evolution/seed0] starting over:" in out and "state.json" in out
     assert "random] starting over" not in out
     assert [r["best"] for r in again] == [r["best"] for r in first]  # deterministic rerun
 
@@ -168,9 +169,15 @@ def test_retrain_refuses_a_search_of_other_settings(study):
     supernet.run(study("supernet", "mobilenet_m2"))
     search.run(study("search", "mobilenet_m2"))
     with pytest.raises(StaleUpstreamError, match=r"model_kwargs.small_input true != false.*search_groups@mobilenet_m2"):
-        retrain.genomes(study("retrain", "mobilenet_m2", small_input=True))
-    genomes = retrain.genomes(study("retrain", "mobilenet_m2"))
-    assert set(genomes) == {"searched", "random"} and len(genomes["random"]) == 18
+        retrain.items(study("retrain", "mobilenet_m2", small_input=True))
+    cfg = study("retrain", "mobilenet_m2")
+    items = retrain.items(cfg)
+    assert [v for v, _, _ in items] == ["searched", "random_search", "random", "random"]
+    assert [seeds for _, _, seeds in items] == [[0, 1], [0, 1], [0], [1]]
+    best = search.run(study("search", "mobilenet_m2"))[0]
+    for _, genome, _ in items:  # every model within the budget, each random draw its own
+        assert len(genome) == 18 and retrain.genome_ops(cfg, genome) <= best["max_ops"]
+    assert items[2][1] != items[3][1]
 
 
 @pytest.mark.parametrize("overrides", [{}, {"max_groups": 8}])
@@ -197,11 +204,15 @@ def test_uniform_rows_follow_the_papers():
         uniform.variant_kwargs("mobilenet_m1", "groups", "groups8")
 
 
-def test_random_group_is_seeded_and_valid():
+def test_random_draws_are_seeded_distinct_and_accepted():
     choices = [[1, 2, 4], [1, 3], [1, 2, 4, 8]]
-    a = retrain.random_group(choices, 0)
-    assert a == retrain.random_group(choices, 0) and all(g in c for g, c in zip(a, choices, strict=True))
-    assert any(retrain.random_group(choices, s) != a for s in range(1, 10))
+    accept = lambda g: sum(g) <= 8  # noqa: E731
+    a = random_draws(choices, accept, np.random.default_rng(0), 4)
+    assert a == random_draws(choices, accept, np.random.default_rng(0), 4)
+    assert len(set(a)) == 4 and all(accept(g) and all(x in c for x, c in zip(g, choices, strict=True))
+                                    for g in a)
+    with pytest.raises(ValueError, match="found only 1 of 2 genomes in 50 random draws"):
+        random_draws(choices, lambda g: g == (1, 1, 1), np.random.default_rng(0), 2, max_tries=50)
 
 
 def test_cached_accuracy_evaluates_each_genome_once():

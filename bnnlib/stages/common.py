@@ -133,31 +133,37 @@ def base_record(cfg: View) -> dict:
             "settings": canonical(cfg.as_dict())}
 
 
-def train_item(cfg: View, stage: str, variant: str, genome: dict, extra: dict | None = None) -> dict:
-    """Train one model from scratch, test it, count its OPs and write its ``result.json``."""
+def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
+               extra: dict | None = None, data=None) -> dict:
+    """Train one model from scratch with ``seed``, test it, count its OPs and write its
+    ``<runs_dir>/<stage>/<family>/<variant>/seed<seed>/result.json``.
+
+    ``data``: ``(train, val, test)`` instead of the view's datasets (the proxy stage's subsets).
+    """
     from .. import flops
     from ..train import evaluate
 
     kwargs = {**model_kwargs(cfg), **genome}
-    train_data, val_data, test_data = datasets(cfg)
-    out_dir = cfg.runs_dir / stage / cfg.family / variant
+    train_data, val_data, test_data = data or datasets(cfg)
+    out_dir = cfg.runs_dir / stage / cfg.family / variant / f"seed{seed}"
 
     def build():
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(seed)
         return models.build(cfg.family, **kwargs)
 
-    log(f"== {stage}: {cfg.family} {variant} {genome}")
+    log(f"== {stage}: {cfg.family} {variant} seed {seed} {genome}")
     model, fitted = fit_item(build, out_dir, train_data, val_data,
-                             model_name=f"{cfg.family}/{variant}", recipe=recipe(cfg), seed=cfg.seed,
+                             model_name=f"{cfg.family}/{variant}", recipe=recipe(cfg), seed=seed,
                              progress=cfg.progress)
     _log_resume(out_dir, fitted)
     test = evaluate(model, test_data)
     report = flops.count(model, input_size(cfg))
     result = {
-        **base_record(cfg), "variant": variant,
+        **base_record(cfg), "variant": variant, "seed": seed,
         "genome": models.genome_of(cfg.family, kwargs), "model_kwargs": kwargs,
         "binary": bool(kwargs.get("binary", True)), **report.summary(),
         "test_top1": test["top1"], "test_top5": test["top5"], "test_loss": test["loss"],
+        "test_images": len(test_data),
         "val_top1": fitted.final.get("val_top1"), "epochs": len(fitted.history),
         "train_seconds": sum(r["seconds"] for r in fitted.history), "history": fitted.history,
         "weights": weights_digest(model), **(extra or {}),
@@ -165,6 +171,12 @@ def train_item(cfg: View, stage: str, variant: str, genome: dict, extra: dict | 
     write_json(out_dir / "result.json", result)
     log(f"   test top-1 {100 * test['top1']:.2f}%  OPs {report.ops / 1e6:.3f}M")
     return result
+
+
+def train_seeds(cfg: View, stage: str, variant: str, genome: dict, extra: dict | None = None
+                ) -> list[dict]:
+    """:func:`train_item` once per training seed of the view (``cfg.seeds``)."""
+    return [train_item(cfg, stage, variant, genome, seed, extra) for seed in cfg.seeds]
 
 
 def _log_resume(out_dir: Path, fitted: FitResult) -> None:
@@ -177,8 +189,12 @@ def write_stage_metrics(cfg: View, stage: str, results: list[dict]) -> Path:
     """A flat metrics file per stage and family, for ``dvc metrics show``."""
     keep = ("test_top1", "test_top5", "val_top1", "ops", "memory_bits", "train_seconds",
             "best_acc", "best_ops", "best_fitness", "evaluations", "search_seconds")
-    flat = {r.get("variant", r.get("method")): {k: r[k] for k in keep if r.get(k) is not None}
-            for r in results}
+    flat = {}
+    for r in results:
+        name = r.get("variant", r.get("method"))
+        if r.get("seed") is not None:
+            name = f"{name}/seed{r['seed']}"
+        flat[name] = {k: r[k] for k in keep if r.get(k) is not None}
     return write_json(cfg.metrics_dir / stage / f"{cfg.family}.json", flat)
 
 

@@ -1,11 +1,31 @@
-"""Stage 04: the searched genomes trained from scratch, and Phan et al.'s Random Group.
+"""Stage 04: the searched genomes and the random baselines, trained from scratch once per seed.
 
-Groups study: *Ours* (the best genome of the evolutionary search) and *Random Group*: one genome
-drawn uniformly per gene from the supernet's choices, without the budget (the paper's random
-models exceed the budgets: 1.58 > 1.55 x1e8), trained from scratch. Their per-epoch validation
-curves are Phan et al.'s Figure 5. Widths study: Shen et al.'s Auto-A and Auto-B, the best
-genomes of the two trade-offs of eq. 4 (``lam_a``, ``lam_b``); the paper does not say how its
-two models were picked. Test accuracy is that of the last epoch's weights.
+Every model here is trained with the same recipe, data and seeds as the uniform rows (stage 01),
+so searched and baseline models differ only in their genome (Lindauer & Hutter's checklist:
+the same pipeline for all).
+
+Groups study (Phan et al. 2020):
+
+- ``searched``: *Ours*, the best genome of the evolutionary search of the first search seed
+  (``search_seeds[0]``); ``searched_s<k>``: that of search seed ``k`` (search-run variance,
+  reported apart from training variance as Li & Talwalkar do).
+- ``random_search``: the best genome of the random search with the same number of evaluations
+  and the same MaxFLOPs budget ("random group search"; a baseline of ours, with the papers'
+  budget).
+- ``random``: *random sampling*: one genome per training seed, drawn uniformly among the genomes
+  within the MaxFLOPs budget (rejection sampling), the k-th draw trained with the k-th seed, so
+  its spread holds the architecture draw as well as the training seed. It stands in the row
+  Phan et al. call "Random Group" (their random models are not said to be drawn within the
+  budget; ours are, so that the comparison is at equal budget). Its per-epoch validation
+  curves against ``searched`` are Figure 5.
+
+Widths study (Shen et al. 2019): ``auto_a`` / ``auto_b``, the best genomes of the two trade-offs
+of eq. 4 (``lam_a``, ``lam_b``; the paper does not say how its two models were picked);
+``random_search_a`` / ``_b``, the best genomes of the random searches of the same trade-offs;
+``random_a`` / ``random_b``, random widths at Auto-A's / Auto-B's OPs: one genome per seed,
+drawn uniformly among the genomes whose OPs are within ``OPS_TOLERANCE`` of the searched one's.
+
+Test accuracy is that of the last epoch's weights.
 """
 
 from __future__ import annotations
@@ -15,26 +35,30 @@ import numpy as np
 from .. import models
 from ..data import dataset_fingerprint
 from ..fingerprint import canonical, describe
-from ..genome import random_genome
+from ..genome import random_draws
 from ..settings import View
+from ..supernet import static_ops
 from .common import (
     StaleUpstreamError,
     datasets,
+    input_size,
+    log,
     model_kwargs,
     train_item,
     upstream,
     write_stage_metrics,
 )
 
+#: random widths "at the searched model's OPs": within this relative distance of its OPs
+OPS_TOLERANCE = 0.05
+#: the random sampling's stream: seeded apart from every training and search seed
+DRAW_SEED = 2020
 
-def random_group(choices, seed: int) -> list:
-    """Phan et al.'s "Random Group": each gene drawn uniformly, no budget."""
-    return list(random_genome(choices, np.random.default_rng([seed, 2020])))
 
-
-def searched(cfg: View, method: str) -> dict:
+def searched(cfg: View, method: str, search_seed: int | None = None) -> dict:
     """A search result of stage 03, checked to be made under this view's model and data."""
-    record = upstream(cfg, "search", method, "result.json")
+    seed = cfg.search_seeds[0] if search_seed is None else search_seed
+    record = upstream(cfg, "search", method, f"seed{seed}", "result.json")
     now = {"model_kwargs": model_kwargs(cfg), "train_data": dataset_fingerprint(datasets(cfg)[0])}
     diff = describe({k: record.get(k) for k in now}, canonical(now), f"search {method}")
     if diff:
@@ -44,17 +68,59 @@ def searched(cfg: View, method: str) -> dict:
     return record
 
 
-def genomes(cfg: View) -> dict[str, list]:
-    """The genomes this stage trains from scratch, by variant name."""
-    if cfg.study == "groups":
-        found = searched(cfg, "evolution")
-        return {"searched": found["best"], "random": random_group(found["choices"], cfg.seed)}
-    return {"auto_a": searched(cfg, "evolution_a")["best"], "auto_b": searched(cfg, "evolution_b")["best"]}
+def genome_ops(cfg: View, genome) -> float:
+    """OPs of the static model of ``genome`` in this view's size."""
+    kwargs = {**model_kwargs(cfg), **models.genome_kwargs(cfg.family, genome)}
+    return static_ops(cfg.family, input_size(cfg), **kwargs)
+
+
+def random_sampling(cfg: View, choices, accept, what: str) -> list[list]:
+    """One uniformly drawn genome per training seed among those ``accept`` takes."""
+    rng = np.random.default_rng([DRAW_SEED, cfg.search_seeds[0]])
+    draws = random_draws(choices, accept, rng, len(cfg.seeds), what=what)
+    return [list(g) for g in draws]
+
+
+def _groups_items(cfg: View) -> list[tuple[str, list, list[int]]]:
+    found = searched(cfg, "evolution")
+    items = [("searched", found["best"], cfg.seeds)]
+    items += [(f"searched_s{s}", searched(cfg, "evolution", s)["best"], cfg.seeds)
+              for s in cfg.search_seeds[1:]]
+    items.append(("random_search", searched(cfg, "random")["best"], cfg.seeds))
+    max_ops = float(found["max_ops"])
+    draws = random_sampling(cfg, found["choices"], lambda g: genome_ops(cfg, g) <= max_ops,
+                            f"genomes within MaxFLOPs {max_ops:.0f}")
+    items += [("random", g, [seed]) for g, seed in zip(draws, cfg.seeds, strict=True)]
+    return items
+
+
+def _widths_items(cfg: View) -> list[tuple[str, list, list[int]]]:
+    items = []
+    for tag in ("a", "b"):
+        found = searched(cfg, f"evolution_{tag}")
+        items.append((f"auto_{tag}", found["best"], cfg.seeds))
+        items += [(f"auto_{tag}_s{s}", searched(cfg, f"evolution_{tag}", s)["best"], cfg.seeds)
+                  for s in cfg.search_seeds[1:]]
+        items.append((f"random_search_{tag}", searched(cfg, f"random_{tag}")["best"], cfg.seeds))
+        target = genome_ops(cfg, found["best"])
+        draws = random_sampling(
+            cfg, found["choices"], lambda g, t=target: abs(genome_ops(cfg, g) / t - 1) <= OPS_TOLERANCE,
+            f"width genomes within {OPS_TOLERANCE:.0%} of Auto-{tag.upper()}'s {target:.0f} OPs")
+        items += [(f"random_{tag}", g, [seed]) for g, seed in zip(draws, cfg.seeds, strict=True)]
+    return items
+
+
+def items(cfg: View) -> list[tuple[str, list, list[int]]]:
+    """``(variant, genome, training seeds)`` of every model this stage trains."""
+    return _groups_items(cfg) if cfg.study == "groups" else _widths_items(cfg)
 
 
 def run(cfg: View) -> list[dict]:
-    """Train every genome of :func:`genomes`; returns their result records."""
-    results = [train_item(cfg, "retrain", variant, models.genome_kwargs(cfg.family, genome))
-               for variant, genome in genomes(cfg).items()]
+    """Train every item of :func:`items`; returns their result records."""
+    results = []
+    for variant, genome, seeds in items(cfg):
+        kwargs = models.genome_kwargs(cfg.family, genome)
+        results += [train_item(cfg, "retrain", variant, kwargs, seed) for seed in seeds]
+    log(f"   {len(results)} models of {cfg.family} trained")
     write_stage_metrics(cfg, "retrain", results)
     return results

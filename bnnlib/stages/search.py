@@ -132,9 +132,9 @@ def trade_offs(cfg: View, supernet, acc: CachedAccuracy) -> dict[str, tuple]:
 
 
 def search_one(cfg: View, method: str, out: Path, choices, fitness, constraint, context: dict,
-               evaluations: int | None = None):
+               evaluations: int | None = None, seed: int = 0):
     """One search, resumed from ``out/state.json``, or started over if that is stale or corrupt."""
-    kw = {"log_path": out / "log.jsonl", "state_path": out / "state.json", "seed": cfg.seed,
+    kw = {"log_path": out / "log.jsonl", "state_path": out / "state.json", "seed": seed,
           "progress": cfg.progress, "context": context}
 
     def run_search():
@@ -157,7 +157,8 @@ def search_one(cfg: View, method: str, out: Path, choices, fitness, constraint, 
 
 
 def run(cfg: View) -> list[dict]:
-    """Evolution and random search per trade-off; writes each method's ``result.json``."""
+    """Evolution and random search per trade-off and search seed; writes each one's
+    ``runs/search/<family>/<method>/seed<k>/result.json``."""
     supernet, weights = supernet_stage.load(cfg)
     acc, evaluator = make_evaluator(cfg, supernet)
     base = {**base_record(cfg), "model_kwargs": model_kwargs(cfg), "choices": supernet.choices,
@@ -166,33 +167,22 @@ def run(cfg: View) -> list[dict]:
                "code": code_digest(SEARCH_CODE)}
     results = []
     for suffix, (fitness, constraint, info) in trade_offs(cfg, supernet, acc).items():
-        evolution = None
-        for method in ("evolution" + suffix, "random" + suffix):
-            out = cfg.runs_dir / "search" / cfg.family / method
-            log(f"== search: {cfg.family} {method} {info}")
-            budget_size = evolution.evaluations if evolution is not None else None
-            res, seconds = search_one(cfg, method, out, supernet.choices, fitness, constraint,
-                                      {**context, "fitness": info}, budget_size)
-            evolution = evolution or res
-            best = next(e for e in res.history if tuple(e.genome) == tuple(res.best))
-            record = {**base, "method": method, "best": list(res.best),
-                      "best_fitness": res.best_fitness, "best_acc": best.extras.get("acc"),
-                      "best_ops": best.extras.get("ops"), **info, "evaluations": res.evaluations,
-                      "search_seconds": seconds, "history": "log.jsonl", "notes": res.notes}
-            write_json(out / "result.json", record)
-            results.append(record)
-    write_uniform_scores(cfg, supernet, acc)
+        for seed in cfg.search_seeds:
+            evolution = None
+            for method in ("evolution" + suffix, "random" + suffix):
+                out = cfg.runs_dir / "search" / cfg.family / method / f"seed{seed}"
+                log(f"== search: {cfg.family} {method} seed {seed} {info}")
+                budget_size = evolution.evaluations if evolution is not None else None
+                res, seconds = search_one(cfg, method, out, supernet.choices, fitness, constraint,
+                                          {**context, "fitness": info}, budget_size, seed)
+                evolution = evolution or res
+                best = next(e for e in res.history if tuple(e.genome) == tuple(res.best))
+                record = {**base, "method": method, "seed": seed, "best": list(res.best),
+                          "best_fitness": res.best_fitness, "best_acc": best.extras.get("acc"),
+                          "best_ops": best.extras.get("ops"), **info, "evaluations": res.evaluations,
+                          "search_seconds": seconds,
+                          "history": "log.jsonl", "notes": res.notes}
+                write_json(out / "result.json", record)
+                results.append(record)
     write_stage_metrics(cfg, "search", results)
     return results
-
-
-def write_uniform_scores(cfg: View, supernet, acc: CachedAccuracy) -> Path:
-    """One-shot scores of the uniform genomes: with their standalone accuracies (stage 01) they
-    give the rank correlation of supernet scores and trained accuracies (Kendall tau)."""
-    n = len(supernet.choices)
-    if cfg.study == "groups":
-        genomes = {f"groups{g}": (g,) * n for g in (1, 4, 16) if all(g in c for c in supernet.choices)}
-    else:
-        genomes = {f"uniform{e}x": (float(e),) * n for e in (1, 2, 3, 4)}
-    scores = {v: {"genome": list(g), "score": acc(g)} for v, g in genomes.items()}
-    return write_json(cfg.runs_dir / "search" / cfg.family / "uniform_scores.json", scores)
