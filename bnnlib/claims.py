@@ -34,7 +34,9 @@ top-5 of the final model; OPs in millions; memory in Mbit):
 
 A claim with several parts is supported when every part is, contradicted when any part is,
 "not run" when a part lacks a number (and none is contradicted), inconclusive otherwise. The
-row shows each part's difference, interval and verdict (``Comparison.text``).
+row shows each part's difference, interval and verdict: ``Comparison.text`` (95% interval) for
+higher / lower, and ``a - b`` (or the ratio ``a / b``) with the 90% interval that decides an
+equivalence part.
 
 Tolerances and choices (the papers give none):
 

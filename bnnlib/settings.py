@@ -256,7 +256,7 @@ def _value(raw, hint, key: str, meta: Mapping):
     if origin is list:
         item = typing.get_args(hint)[0]
         if not isinstance(raw, list) or not raw:
-            raise SettingsError(f"{key} = {raw!r} is not a non-empty list of {_typename(item)}s")
+            raise SettingsError(f"{key} = {raw!r} is not a non-empty {_typename(hint)[2:]}")
         values = [_scalar(v, item, f"{key}[{i}]", meta) for i, v in enumerate(raw)]
         if len(set(values)) != len(values):
             raise SettingsError(f"{key} = {raw!r} repeats a value; each must appear once")

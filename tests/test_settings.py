@@ -76,7 +76,12 @@ def test_every_setting_has_a_type_and_a_comment():
     ({"groups": {"families": {"mobilenet_m1": {"max_ops": 1e6, "budget_position": 0.5}}}},
      r"set max_ops or budget_position, not both"),
     ({"widths": {"families": {"vgg_small": {"small_input": True}}}}, r"VGG-small has no stem"),
-    ({"groups": {"search": {"topk": 20}}}, r"groups.search.topk = 20 exceeds population = 16"),
+    ({"groups": {"search": {"topk": 20}}}, r"groups.search.topk = 20 exceeds population = 12"),
+    ({"seeds": []}, r"seeds = \[\] is not a non-empty list of integers"),
+    ({"seeds": 0}, r"seeds = 0 is not a non-empty list of integers"),
+    ({"seeds": [0, 1, 0]}, r"seeds = \[0, 1, 0\] repeats a value"),
+    ({"search_seeds": [0, -1]}, r"search_seeds\[1\] = -1 is out of range: must be >= 0"),
+    ({"seeds": [0, "1"]}, r"seeds\[1\] = '1' is not an integer"),
     ({"data": {"val_size": None}}, r"data.val_size = None is not an integer"),
     ({"groups": "x"}, r"groups must be a mapping"),
 ])
