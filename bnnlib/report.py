@@ -38,6 +38,8 @@ REPORT_NOTEBOOK = "05_tables"  # its rendering is the study's report
 TABLE_EXTS = (".md", ".csv", ".tex")
 KENDALL = "proxy_quality"
 PER_SEED = "per_seed"
+COST = "cost"
+COST_TITLE = "Cost and setup: seeds, models trained and hours per family"
 
 FIGURES = {  # PNG stem (bnnlib.plots.write_all_figures) -> title
     "phan_fig5": "Phan et al. Figure 5: validation accuracy per epoch, random vs searched groups",
@@ -135,6 +137,15 @@ def styled_kendall(frame: pd.DataFrame) -> Styler:
     return _styler(shown, KENDALL, KENDALL_TITLE, caption)
 
 
+def styled_cost(frame: pd.DataFrame) -> Styler:
+    """``tables.cost_table`` with hours to 3 significant digits."""
+    shown = frame.copy()
+    for col in [c for c in shown.columns if c.endswith("_h")]:
+        shown[col] = shown[col].map(lambda v: f"{v:.3g}")
+    shown.columns = [c.replace("_h", " (h)").replace("_", " ") for c in shown.columns]
+    return _styler(shown.astype(str), COST, COST_TITLE, frame.attrs.get("caption", ""))
+
+
 def styled_claims(frame: pd.DataFrame) -> Styler:
     """The claims check, one row per claim, the verdict cells coloured."""
     shown = C.display_claims(frame)
@@ -162,6 +173,7 @@ class StudyReport:
     root: Path
     tables: dict[str, pd.DataFrame]
     kendall: pd.DataFrame
+    cost: pd.DataFrame
     claims: pd.DataFrame
     figures: dict[str, Path]
     written: dict[str, list[Path]] = field(default_factory=dict)
@@ -175,6 +187,10 @@ class StudyReport:
 
     def claims_table(self) -> Styler:
         return styled_claims(self.claims)
+
+    def cost_table(self) -> Styler:
+        """Seeds, models, hours of training / supernet / search / proxy per family, versions."""
+        return styled_cost(self.cost)
 
     def tally(self) -> Styler:
         """Claims counted by our verdict and by whether the paper's numbers hold."""
@@ -213,12 +229,14 @@ def build_reports(runs_dir: str | Path = "runs", reports_dir: str | Path = "repo
     (root / "tables").mkdir(parents=True, exist_ok=True)
     kendall.to_csv(root / "tables" / f"{KENDALL}.csv", index=False)
     T.per_seed_frame(results).to_csv(root / "tables" / f"{PER_SEED}.csv", index=False)
+    cost = T.cost_table(results, T.proxy_records(runs_dir))
+    cost.to_csv(root / "tables" / f"{COST}.csv", index=False)
     figures = write_all_figures(runs_dir, root / "figures")
     report = StudyReport(
-        root=root, tables=T.build_all_tables(results), kendall=kendall,
+        root=root, tables=T.build_all_tables(results), kendall=kendall, cost=cost,
         claims=C.check_claims(results), figures={p.stem: p for p in figures},
         written={"tables": table_text.write_all_tables(runs_dir, root / "tables")
-                 + [root / "tables" / f"{KENDALL}.csv", root / "tables" / f"{PER_SEED}.csv"],
+                 + [root / "tables" / f"{name}.csv" for name in (KENDALL, PER_SEED, COST)],
                  "figures": figures, "claims": C.write_claims(results, root)})
     report.written["index"] = [write_index(report)]
     return report
@@ -277,12 +295,16 @@ def write_index(report: StudyReport) -> Path:
 
     body.append("<h2>Tables</h2>")
     table_files = [p for p in report.written.get("tables", []) if p.exists()]
-    for name, frame in [*report.tables.items(), (KENDALL, report.kendall)]:
+    extra = {KENDALL: (KENDALL_TITLE, report.kendall_table), COST: (COST_TITLE, report.cost_table)}
+    for name, frame in [*report.tables.items(), (KENDALL, report.kendall), (COST, report.cost)]:
         files = [p for p in table_files if p.stem == name and p.suffix in TABLE_EXTS]
-        styler = report.kendall_table() if name == KENDALL else report.table(name)
-        body += [f'<h3 id="{name}">{html.escape(frame.attrs.get("title", KENDALL_TITLE))}</h3>',
-                 _links(files, root), styler.to_html()]
+        title, styled = extra.get(name, (frame.attrs.get("title"), lambda n=name: report.table(n)))
+        body += [f'<h3 id="{name}">{html.escape(title)}</h3>', _links(files, root),
+                 styled().to_html()]
         linked.update(files)
+    per_seed = [p for p in table_files if p.stem == PER_SEED]
+    body += ["<p>Every model's per-seed numbers: " + _links(per_seed, root) + "</p>"]
+    linked.update(per_seed)
 
     body.append("<h2>Figures</h2>")
     for name, path in report.figures.items():

@@ -578,6 +578,42 @@ def kendall_table(runs_dir: str | Path = "runs") -> pd.DataFrame:
     return proxy_quality(proxy_records(runs_dir))
 
 
+COST_COLUMNS = ["study", "family", "device", "seeds", "search_seeds", "models", "training_h",
+                "supernet_h", "search_h", "proxy_h", "total_h"]
+
+
+def cost_table(results: Results, proxies: list[dict]) -> pd.DataFrame:
+    """End-to-end cost per family (Lindauer & Hutter's checklist): training seeds, models
+    trained, and hours of training (every uniform and retrained model, each seed), supernet
+    training, searching (every search and search seed) and proxy models. Training hours sum
+    the epochs' training time (evaluation excluded); search hours are wall time. The caption
+    names the device and the library versions."""
+    proxy_s = {p["family"]: sum(g.get("train_seconds") or 0.0 for g in p["genomes"]) for p in proxies}
+    rows, used = [], []
+    for family in dict.fromkeys(list(results.models.get("family", [])) + list(proxy_s)):
+        models = results.models[results.models["family"] == family]
+        searches = results.searches[results.searches["family"] == family] \
+            if not results.searches.empty else results.searches
+        net = results.supernet(family) or {}
+        hours = {"training_h": models["train_seconds"].fillna(0).sum() / 3600,
+                 "supernet_h": (net.get("train_seconds") or 0.0) / 3600,
+                 "search_h": (searches["search_seconds"].fillna(0).sum() / 3600
+                              if len(searches) else 0.0),
+                 "proxy_h": proxy_s.get(family, 0.0) / 3600}
+        first = models.iloc[0].to_dict() if len(models) else {}
+        used.append(first)
+        rows.append({"study": first.get("study"), "family": family, "device": first.get("device"),
+                     "seeds": ", ".join(str(int(s)) for s in sorted(models["seed"].dropna().unique())),
+                     "search_seeds": ", ".join(str(int(s)) for s in sorted(
+                         searches["seed"].dropna().unique())) if len(searches) else "",
+                     "models": len(models), **hours, "total_h": sum(hours.values())})
+    versions = next((r.get("versions") for r in used if isinstance(r.get("versions"), dict)), {})
+    frame = pd.DataFrame(rows, columns=COST_COLUMNS)
+    frame.attrs["caption"] = ("End-to-end cost per family: " + (", ".join(
+        f"{k} {v}" for k, v in versions.items()) or "library versions not recorded") + ".")
+    return frame
+
+
 def per_seed_frame(results: Results) -> pd.DataFrame:
     """Every trained model's per-seed numbers (``reports/tables/per_seed.csv``)."""
     cols = ["stage", "study", "family", "variant", "seed", "test_top1", "test_top5", "ops",

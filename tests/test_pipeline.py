@@ -78,7 +78,8 @@ def test_every_table_has_every_paper_row_filled(smoke_repo):
         assert len(frame) == n_rows, name
         ours_run = frame[frame["source"] == tables.THIS_RUN]
         assert len(ours_run) > 0, name
-        ours_cols = [c for c in frame.columns if c.startswith("ours_") and frame[c].dtype.kind == "f"]
+        ours_cols = [c for c in frame.columns if c.startswith("ours_") and frame[c].dtype.kind == "f"
+                     and not c.endswith(("_sd", "_n"))]
         assert ours_cols, name
         empty = {c: int(ours_run[c].isna().sum()) for c in ours_cols if ours_run[c].isna().any()}
         assert not empty, f"{name}: our cells missing {empty}"
@@ -91,19 +92,26 @@ def test_reports_claims_figures_and_notebooks(smoke_repo):
     repo, *_ = smoke_repo
     index = (repo / "reports/index.html").read_text()
     notebooks = sorted((repo / "reports/notebooks").glob("*.html"))
-    assert len(notebooks) == 21  # 5 families x 4 stage notebooks + 05_tables
+    assert len(notebooks) == 26  # 5 families x 5 stage notebooks (01-04, 06) + 05_tables
     for page in notebooks:
         assert page.name in index
-    for fig in ("phan_fig5.png", "shen_fig2_resnet18.png", "acc_vs_ops_groups.png", "acc_vs_ops_widths.png"):
+    for fig in ("phan_fig5.png", "shen_fig2_resnet18.png", "acc_vs_ops_groups.png",
+                "acc_vs_ops_widths.png", "proxy_quality.png"):
         assert (repo / "reports/figures" / fig).stat().st_size > 1000
         assert fig in index
     import pandas as pd
 
     claims = pd.read_csv(repo / "reports/claims.csv")
-    assert len(claims) >= 20  # every claim checked: with every stage run, none is "not run"
-    assert set(claims["verdict"]) <= {"supported", "not supported"}, claims["verdict"].value_counts()
+    ours = claims[claims["kind"] == "claim"]
+    assert len(ours) >= 20  # every claim checked: with every stage run, none is "not run"
+    assert set(ours["verdict"]) <= {"supported", "contradicted", "inconclusive"}, \
+        ours["verdict"].value_counts()
+    per_seed = pd.read_csv(repo / "reports/tables/per_seed.csv")
+    assert set(per_seed["seed"]) == {0, 1}  # the smoke profile's two training seeds
+    proxy = pd.read_csv(repo / "reports/tables/proxy_quality.csv")
+    assert len(proxy) == 5 and (proxy["genomes"] == 3).all()
     executed = sorted((repo / "reports/executed").glob("*.ipynb"))
-    assert len(executed) == 21
+    assert len(executed) == 26
     assert not (repo / "notebooks/runs").exists() and not (repo / "scratch").exists()
 
 
@@ -160,8 +168,9 @@ def test_changed_settings_redo_exactly_the_items_they_determine(smoke_repo):
     search starts over within the new budget, ResNet-18 is trained from scratch, nothing else."""
     repo, env, dvc, _ = smoke_repo
     runs = repo / "runs"
-    before = json.loads((runs / "search/mobilenet_m1/evolution/result.json").read_text())
-    log = [json.loads(line) for line in (runs / "search/mobilenet_m1/evolution/log.jsonl").open()]
+    evolution = runs / "search/mobilenet_m1/evolution/seed0"
+    before = json.loads((evolution / "result.json").read_text())
+    log = [json.loads(line) for line in (evolution / "log.jsonl").open()]
     ops = sorted(e["extras"]["ops"] for e in log)
     max_ops = ops[len(ops) // 4]  # a quarter of the evaluated genomes fit: the search can start
     params = repo / "params.yaml"
@@ -171,21 +180,26 @@ def test_changed_settings_redo_exactly_the_items_they_determine(smoke_repo):
     assert m1 in text and r18 in text
     params.write_text(text.replace(m1, m1.replace("max_ops: null", f"max_ops: {max_ops}"))
                       .replace(r18, r18.replace("small_input: false", "small_input: true")))
-    widths_r18 = {f"{stage}_widths@resnet18" for stage in ("uniform", "supernet", "search", "retrain")}
+    widths_r18 = {f"{stage}_widths@resnet18"
+                  for stage in ("uniform", "supernet", "search", "proxy", "retrain")}
     assert _changed(_run(dvc + ["status"], repo, env)) == {"params", "search_groups@mobilenet_m1"} | widths_r18
     out = _run(dvc + ["repro"], repo, env)
     assert _ran(out) == ({"params", "search_groups@mobilenet_m1", "retrain_groups@mobilenet_m1", "tables"}
                          | widths_r18)
-    after = json.loads((runs / "search/mobilenet_m1/evolution/result.json").read_text())
+    after = json.loads((evolution / "result.json").read_text())
     assert after["max_ops"] == max_ops and after["best_ops"] <= max_ops < before["max_ops"]
-    line = next(x for x in out.splitlines() if "evolution] starting over:" in x)
+    line = next(x for x in out.splitlines() if "evolution/seed0] starting over:" in x)
     assert f"fitness.max_ops {max_ops:.0f} != {before['max_ops']:.10g}" in line
-    retrained = json.loads((runs / "retrain/mobilenet_m1/searched/result.json").read_text())
-    assert retrained["genome"] == after["best"]
+    for seed in (0, 1):
+        retrained = json.loads((runs / f"retrain/mobilenet_m1/searched/seed{seed}/result.json").read_text())
+        assert retrained["genome"] == after["best"]
+        drawn = json.loads((runs / f"retrain/mobilenet_m1/random/seed{seed}/result.json").read_text())
+        assert drawn["ops"] <= max_ops  # the random sampling baseline follows the new budget
     for variant in ("fp", "uniform1x", "uniform2x", "uniform3x", "uniform4x"):
-        assert f"uniform/resnet18/{variant}] starting over: model.build_kwargs.small_input true != false" in out
-        result = json.loads((runs / "uniform/resnet18" / variant / "result.json").read_text())
-        assert result["model_kwargs"]["small_input"] is True and result["epochs"] == 1
-    # Phan's Random Group genome did not change: that model is reused, not retrained
-    assert "resumed from runs/retrain/mobilenet_m1/random/last.pt at epoch 1" in out
+        for seed in (0, 1):
+            assert (f"uniform/resnet18/{variant}/seed{seed}] starting over: "
+                    "model.build_kwargs.small_input true != false") in out
+            result = json.loads((runs / f"uniform/resnet18/{variant}/seed{seed}/result.json").read_text())
+            assert result["model_kwargs"]["small_input"] is True and result["epochs"] == 1
+    # the uniform M1 models depend on no budget: their stage did not run
     assert "up to date" in _run(dvc + ["status"], repo, env)

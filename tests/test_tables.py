@@ -99,9 +99,10 @@ def make_runs(root: Path, skip: tuple = ()) -> Path:
     """A runs/ tree with every model, supernet and search result, minus ``skip`` entries
     ((family, variant) for models, (family, method) for searches)."""
     for (family, variant), (stage, top1, ops, genome) in {**GROUPS_MODELS, **WIDTHS_MODELS}.items():
-        if (family, variant) not in skip:
-            write_json(root / stage / family / variant / "result.json",
-                       model_record(family, variant, top1, ops, genome))
+        if (family, variant) not in skip:  # two training seeds around ``top1``: sd 1.41 points
+            for seed, delta in ((0, -0.01), (1, 0.01)):
+                write_json(root / stage / family / variant / f"seed{seed}" / "result.json",
+                           model_record(family, variant, top1 + delta, ops, genome))
     budgets = {"mobilenet_m1": 1.55e7, "mobilenet_m2": 0.8e7, "mobilenet_m3": 0.3e7}
     for family, budget in budgets.items():
         write_json(root / "supernet" / family / "result.json",
@@ -110,7 +111,7 @@ def make_runs(root: Path, skip: tuple = ()) -> Path:
         for method in ("evolution", "random"):
             if (family, method) in skip:
                 continue
-            write_json(root / "search" / family / method / "result.json", {
+            write_json(root / "search" / family / method / "seed0" / "result.json", {
                 "study": "groups", "family": family, "method": method, "best": [1] * 13,
                 "best_fitness": 0.8, "best_acc": 0.8, "best_ops": budget * 0.9, "max_ops": budget,
                 "lam": None, "ops_ref": None, "evaluations": 100, "search_seconds": 1800.0,
@@ -118,7 +119,7 @@ def make_runs(root: Path, skip: tuple = ()) -> Path:
                 "history": f"runs/search/{family}/{method}/log.jsonl", **SETTING})
     for family in ("vgg_small", "resnet18"):
         for method in ("evolution_a", "evolution_b", "random_a", "random_b"):
-            write_json(root / "search" / family / method / "result.json", {
+            write_json(root / "search" / family / method / "seed0" / "result.json", {
                 "study": "widths", "family": family, "method": method,
                 "best": WIDTHS_MODELS[family, "auto_" + method[-1]][3], "best_fitness": 0.7,
                 "best_acc": 0.9, "best_ops": 1e6, "max_ops": None, "lam": 4.0, "ops_ref": 1.3e6,
@@ -139,8 +140,10 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
     returns (runs, reports). Shared: the kernel start and the plotting are the slow part."""
     root = tmp_path_factory.mktemp("built")
     runs, reports = make_runs(root / "runs"), root / "reports"
-    write_json(runs / "search" / "vgg_small" / "uniform_scores.json",  # stage 03's proxy scores
-               {f"uniform{k}x": {"score": 0.80 + 0.01 * k} for k in (1, 2, 3, 4)})
+    write_json(runs / "proxy" / "vgg_small" / "proxy.json",  # stage 06's record
+               {"family": "vgg_small", "epochs": 1, "train_images": 2000, "test_images": 2000,
+                "genomes": [{"genome": [float(k)] * 6, "ops": 1e6 * k, "one_shot": 0.80 + 0.01 * k,
+                             "test_top1": 0.85 + 0.02 * k} for k in (1, 2, 3, 4)]})
     for sub, suffix in (("executed", ".ipynb"), ("notebooks", ".html")):
         (reports / sub).mkdir(parents=True)
         (reports / sub / f"01_uniform_baselines_vgg_small{suffix}").write_text("{}")
@@ -194,7 +197,9 @@ def _label_col(frame):
 
 
 def _ours_cols(frame):
-    return [c for c in frame.columns if c.startswith("ours_") and c != "ours_unit"]
+    """Our value columns (not the unit, not the hidden spread over seeds)."""
+    return [c for c in frame.columns if c.startswith("ours_") and c != "ours_unit"
+            and not table_text.hidden(c)]
 
 
 def test_empty_runs_every_row_not_run(tmp_path):
@@ -237,7 +242,8 @@ def test_phan_table1_values(full):
     m2g1 = t1[(t1["module"] == "M2") & (t1["key"] == "groups1")].iloc[0]
     assert m2g1["ours_top1"] == 90.0 and "mobilenet_m1/groups1" in m2g1["note"]
     md = table_text.to_markdown(t1)
-    assert "| M1 | Groups = 4 | this run | 60.89 | 88.00 | 82.54 | 97.00 | 1.63 | 0.1600 |" in md
+    assert ("| M1 | Groups = 4 | this run | 60.89 | 88.00 ± 1.41 (2) | 82.54 | 97.00 ± 1.41 (2) "
+            "| 1.63 | 0.1600 |") in md
 
 
 def test_phan_table2_search_cost_and_budget(full):
@@ -263,7 +269,7 @@ def test_shen_speedup_memory_and_cited(full):
     assert t2.set_index("key").loc["auto_a", "ours_speedup_x"] == pytest.approx(182 / 49.5)
     md = table_text.to_markdown(t2)
     assert "| PCNN | cited, not run here | Gu et al. 2019, PCNN | 169 | - | 10.8 | - |" in md
-    assert "| Uniform-2x | this run |  | 352 | 35.20 | 5.2 | 5.2 | 64.0 | 90.00 |" in md
+    assert "| Uniform-2x | this run |  | 352 | 35.20 | 5.2 | 5.2 | 64.0 | 90.00 ± 1.41 (2) |" in md
 
 
 def test_missing_results_leave_row_not_run(tmp_path):
@@ -284,11 +290,13 @@ def test_missing_results_leave_row_not_run(tmp_path):
 
 def test_unreadable_result_file_is_skipped(tmp_path):
     runs = make_runs(tmp_path / "runs")
-    (runs / "uniform" / "vgg_small" / "uniform3x" / "result.json").write_text("{not json")
+    (runs / "uniform" / "vgg_small" / "uniform3x" / "seed0" / "result.json").write_text("{not json")
     with pytest.warns(UserWarning, match="skipped result file"):
         results = T.load_results(runs)
     assert len(results.skipped) == 1
-    assert math.isnan(T.shen_table1(results).set_index("key").loc["uniform3x", "ours_top1"])
+    row = T.shen_table1(results).set_index("key").loc["uniform3x"]  # the other seed is kept
+    assert row["ours_top1"] == 92.5 and row["ours_top1_n"] == 1 and math.isnan(row["ours_top1_sd"])
+    assert "| 92.50 (1) |" in table_text.to_markdown(T.shen_table1(results))
 
 
 def test_writers_markdown_csv_latex(full, tmp_path):
@@ -421,7 +429,7 @@ def test_index_shows_every_table_and_claim_as_built(built):
     assert _rows(page.find("table", id="T_claims")) == C.display_claims(claims).values.tolist()
     kendall = page.find("table", id=f"T_{report.KENDALL}")
     assert report.KENDALL_TITLE in kendall.find("caption").get_text()
-    assert _rows(kendall) == [["vgg_small", "4", "1.000", "81.00, 82.00, 83.00, 84.00",
-                               "90.00, 91.00, 91.50, 92.50"]]
+    assert _rows(kendall) == [["vgg_small", "4", "1 epoch(s), 2000 images; tested on 2000",
+                               "1.00 [1.00, 1.00]", "1.00 [1.00, 1.00]"]]
     figures = {img["src"] for img in page.find_all("img")}
     assert figures == {f"figures/{name}.png" for name in report.FIGURES}

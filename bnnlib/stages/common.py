@@ -129,8 +129,16 @@ def display(path: Path) -> str:
 def base_record(cfg: View) -> dict:
     """Fields every result file carries: where it comes from, and the settings it used."""
     return {"study": cfg.study, "family": cfg.family, "dataset": cfg.dataset, "profile": cfg.profile,
-            "device": device_description(), "input_size": list(input_size(cfg)),
-            "settings": canonical(cfg.as_dict())}
+            "device": device_description(), "versions": versions(),
+            "input_size": list(input_size(cfg)), "settings": canonical(cfg.as_dict())}
+
+
+def versions() -> dict:
+    """Python, PyTorch and NumPy versions (reported with every result, NAS checklist)."""
+    import numpy
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__}
 
 
 def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,

@@ -31,7 +31,7 @@ from ..settings import View
 from ..stats import kendall_tau, spearman_rho
 from ..utils import write_json
 from . import supernet as supernet_stage
-from .common import datasets, input_size, log, train_item
+from .common import base_record, datasets, input_size, log, train_item
 from .search import make_evaluator
 
 #: random genomes drawn per proxy genome before the spread over OPs is taken
@@ -69,10 +69,9 @@ def run(cfg: View) -> dict:
         result = train_item(cfg, "proxy", f"g{i:02d}", models.genome_kwargs(cfg.family, genome),
                             cfg.seed, data=data)
         rows.append({"genome": list(genome), "ops": result["ops"], "one_shot": score,
-                     "test_top1": result["test_top1"]})
+                     "test_top1": result["test_top1"], "train_seconds": result["train_seconds"]})
         log(f"   one-shot {100 * score:.2f}%  stand-alone {100 * result['test_top1']:.2f}%")
-    record = {"family": cfg.family, "study": cfg.study, "profile": cfg.profile,
-              "dataset": cfg.dataset, "supernet_weights": weights, "evaluator": evaluator,
+    record = {**base_record(cfg), "supernet_weights": weights, "evaluator": evaluator,
               "epochs": cfg.epochs, "train_images": len(data[0]), "test_images": len(data[2]),
               "genomes": rows}
     write_json(cfg.runs_dir / "proxy" / cfg.family / "proxy.json", record)
