@@ -52,9 +52,9 @@ Tolerances and choices (the papers give none):
 
 "marginal" on the paper side: a typical spread of top-1 accuracy between training seeds is
 taken to be ``TYPICAL_SEED_SD_PT`` = 0.3 points. This is a choice, not a measurement of these
-papers (which report one run per model): full-precision ImageNet networks are reported to vary
-by roughly 0.1-0.2 points across seeds (e.g. Wightman et al. 2021, "ResNet strikes back";
-Picard 2021), and binary networks train less stably. With 3 seeds per side and that spread,
+papers: both report one run per model, so their own seed spread is unknown; a few tenths of a
+point is the order usually seen between seeds of ImageNet classifiers, and binary networks
+train less stably, so 0.3 is, if anything, generous to the papers. With 3 seeds per side and that spread,
 the smallest difference a 95% interval decides is ``MARGINAL_PT =
 stats.decidable_difference(0.3, 3)`` = 0.68 points; a paper part on accuracy that holds by
 less (``a - b`` for higher; distance to the band's edge for about / near) is "marginal": the

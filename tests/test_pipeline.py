@@ -107,7 +107,7 @@ def test_reports_claims_figures_and_notebooks(smoke_repo):
     assert set(ours["verdict"]) <= {"supported", "contradicted", "inconclusive"}, \
         ours["verdict"].value_counts()
     per_seed = pd.read_csv(repo / "reports/tables/per_seed.csv")
-    assert set(per_seed["seed"]) == {0, 1}  # the smoke profile's two training seeds
+    assert set(per_seed["seed"]) == {0} and len(per_seed) > 40  # the smoke profile's one seed
     proxy = pd.read_csv(repo / "reports/tables/proxy_quality.csv")
     assert len(proxy) == 5 and (proxy["genomes"] == 3).all()
     executed = sorted((repo / "reports/executed").glob("*.ipynb"))
@@ -190,16 +190,14 @@ def test_changed_settings_redo_exactly_the_items_they_determine(smoke_repo):
     assert after["max_ops"] == max_ops and after["best_ops"] <= max_ops < before["max_ops"]
     line = next(x for x in out.splitlines() if "evolution/seed0] starting over:" in x)
     assert f"fitness.max_ops {max_ops:.0f} != {before['max_ops']:.10g}" in line
-    for seed in (0, 1):
-        retrained = json.loads((runs / f"retrain/mobilenet_m1/searched/seed{seed}/result.json").read_text())
-        assert retrained["genome"] == after["best"]
-        drawn = json.loads((runs / f"retrain/mobilenet_m1/random/seed{seed}/result.json").read_text())
-        assert drawn["ops"] <= max_ops  # the random sampling baseline follows the new budget
+    retrained = json.loads((runs / "retrain/mobilenet_m1/searched/seed0/result.json").read_text())
+    assert retrained["genome"] == after["best"]
+    for variant in ("random", "random_search"):  # the baselines follow the new budget
+        assert json.loads((runs / f"retrain/mobilenet_m1/{variant}/seed0/result.json").read_text())["ops"] <= max_ops
     for variant in ("fp", "uniform1x", "uniform2x", "uniform3x", "uniform4x"):
-        for seed in (0, 1):
-            assert (f"uniform/resnet18/{variant}/seed{seed}] starting over: "
-                    "model.build_kwargs.small_input true != false") in out
-            result = json.loads((runs / f"uniform/resnet18/{variant}/seed{seed}/result.json").read_text())
-            assert result["model_kwargs"]["small_input"] is True and result["epochs"] == 1
+        assert (f"uniform/resnet18/{variant}/seed0] starting over: "
+                "model.build_kwargs.small_input true != false") in out
+        result = json.loads((runs / f"uniform/resnet18/{variant}/seed0/result.json").read_text())
+        assert result["model_kwargs"]["small_input"] is True and result["epochs"] == 1
     # the uniform M1 models depend on no budget: their stage did not run
     assert "up to date" in _run(dvc + ["status"], repo, env)
