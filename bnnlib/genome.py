@@ -8,6 +8,7 @@ supernet's code fingerprint does not change when the search does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,3 +42,32 @@ def random_draws(choices: Sequence[Sequence[Any]], accept, rng: np.random.Genera
                 return found
     raise ValueError(f"found only {len(found)} of {n} {what} in {max_tries} random draws; "
                      "the condition accepts too small a part of the search space")
+
+
+def random_near(choices: Sequence[Sequence[Any]], ops, target: float, tolerance: float,
+                rng: np.random.Generator, *, max_steps: int = 400) -> tuple:
+    """A random genome whose ``ops(genome)`` is within ``tolerance`` (relative) of ``target``.
+
+    A uniformly random genome (:func:`random_genome`) is moved one candidate at a time, each
+    step in a random gene that can move towards ``target`` (a smaller candidate while the OPs
+    are above the band, a larger one while below), until its OPs are in the band. Rejection
+    sampling would take too many draws where ``target`` lies in a tail of the OPs
+    distribution (a searched model at a strong OPs penalty). Each gene's candidates must be
+    listed in ascending cost (the widths study's expansion ratios are). After ``max_steps`` steps the genome closest to ``target``
+    seen is returned: the caller's record shows its OPs.
+    """
+    index = [int(rng.integers(len(c))) for c in choices]
+    best, best_gap = None, math.inf
+    for _ in range(max_steps):
+        genome = tuple(c[i] for c, i in zip(choices, index, strict=True))
+        gap = ops(genome) / target - 1
+        if abs(gap) < best_gap:
+            best, best_gap = genome, abs(gap)
+        if abs(gap) <= tolerance:
+            return genome
+        step = -1 if gap > 0 else 1
+        movable = [j for j, i in enumerate(index) if 0 <= i + step < len(choices[j])]
+        if not movable:
+            break
+        index[movable[int(rng.integers(len(movable)))]] += step
+    return best

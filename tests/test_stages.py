@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bnnlib import settings
-from bnnlib.genome import random_draws
+from bnnlib.genome import random_draws, random_near
 from bnnlib.stages import common, retrain, search, supernet, uniform
 from bnnlib.stages.common import StaleUpstreamError
 
@@ -213,6 +213,18 @@ def test_random_draws_are_seeded_distinct_and_accepted():
                                     for g in a)
     with pytest.raises(ValueError, match="found only 1 of 2 genomes in 50 random draws"):
         random_draws(choices, lambda g: g == (1, 1, 1), np.random.default_rng(0), 2, max_tries=50)
+
+
+def test_random_near_reaches_a_tail_target_that_rejection_would_miss():
+    choices = [[0.25, 0.5, 1.0, 2.0, 3.0, 4.0]] * 8
+    ops = sum  # cost rises with each ratio
+    target = 2.6  # near the cheapest genome (2.0): about 1 in 1e5 uniform draws is within 5%
+    for seed in range(5):
+        genome = random_near(choices, ops, target, 0.05, np.random.default_rng(seed))
+        assert abs(ops(genome) / target - 1) <= 0.05 and all(g in c for g, c in zip(genome, choices, strict=True))
+    with pytest.raises(ValueError, match="found only 0 of 1 genomes in 500 random draws"):
+        random_draws(choices, lambda g: abs(ops(g) / target - 1) <= 0.05, np.random.default_rng(0), 1,
+                     max_tries=500)
 
 
 def test_cached_accuracy_evaluates_each_genome_once():

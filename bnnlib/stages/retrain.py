@@ -22,8 +22,11 @@ Groups study (Phan et al. 2020):
 Widths study (Shen et al. 2019): ``auto_a`` / ``auto_b``, the best genomes of the two trade-offs
 of eq. 4 (``lam_a``, ``lam_b``; the paper does not say how its two models were picked);
 ``random_search_a`` / ``_b``, the best genomes of the random searches of the same trade-offs;
-``random_a`` / ``random_b``, random widths at Auto-A's / Auto-B's OPs: one genome per seed,
-drawn uniformly among the genomes whose OPs are within ``OPS_TOLERANCE`` of the searched one's.
+``random_a`` / ``random_b``, random widths at Auto-A's / Auto-B's OPs: one genome per seed, a
+uniformly random genome moved one ratio at a time (a random gene each step) until its OPs are
+within ``OPS_TOLERANCE`` of the searched one's (``bnnlib.genome.random_near``; rejection
+sampling fails where a strong OPs penalty puts the searched model in the tail of the OPs
+distribution). The record's ``ops`` shows how close each draw came.
 
 Test accuracy is that of the last epoch's weights.
 """
@@ -35,7 +38,7 @@ import numpy as np
 from .. import models
 from ..data import dataset_fingerprint
 from ..fingerprint import canonical, describe
-from ..genome import random_draws
+from ..genome import random_draws, random_near
 from ..settings import View
 from ..supernet import static_ops
 from .common import (
@@ -81,6 +84,21 @@ def random_sampling(cfg: View, choices, accept, what: str) -> list[list]:
     return [list(g) for g in draws]
 
 
+def random_widths_at(cfg: View, choices, target: float) -> list[list]:
+    """One random width genome per training seed near ``target`` OPs (distinct where the
+    space allows: a repeat is drawn again, up to 10 times)."""
+    rng = np.random.default_rng([DRAW_SEED, cfg.search_seeds[0]])
+    draws: list[list] = []
+    for _ in cfg.seeds:
+        for _attempt in range(10):
+            genome = list(random_near(choices, lambda g: genome_ops(cfg, g), target,
+                                      OPS_TOLERANCE, rng))
+            if genome not in draws:
+                break
+        draws.append(genome)
+    return draws
+
+
 def _groups_items(cfg: View) -> list[tuple[str, list, list[int]]]:
     found = searched(cfg, "evolution")
     items = [("searched", found["best"], cfg.seeds)]
@@ -102,10 +120,7 @@ def _widths_items(cfg: View) -> list[tuple[str, list, list[int]]]:
         items += [(f"auto_{tag}_s{s}", searched(cfg, f"evolution_{tag}", s)["best"], cfg.seeds)
                   for s in cfg.search_seeds[1:]]
         items.append((f"random_search_{tag}", searched(cfg, f"random_{tag}")["best"], cfg.seeds))
-        target = genome_ops(cfg, found["best"])
-        draws = random_sampling(
-            cfg, found["choices"], lambda g, t=target: abs(genome_ops(cfg, g) / t - 1) <= OPS_TOLERANCE,
-            f"width genomes within {OPS_TOLERANCE:.0%} of Auto-{tag.upper()}'s {target:.0f} OPs")
+        draws = random_widths_at(cfg, found["choices"], genome_ops(cfg, found["best"]))
         items += [(f"random_{tag}", g, [seed]) for g, seed in zip(draws, cfg.seeds, strict=True)]
     return items
 
