@@ -21,7 +21,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -80,8 +79,8 @@ def plot_phan_fig5(results: Results, path: str | Path | None = None) -> Figure:
     """Validation top-1 per epoch, random vs searched groups, one panel per module: the mean
     over training seeds (line) and the range of the seeds (band), from the ``history`` of
     ``runs/retrain/<module>/{random,searched}/seed<k>``. Random: one random genome within the
-    MaxFLOPs budget per seed. Our ``val_top1`` is on the held-out search-validation split (the
-    claims use test accuracy instead)."""
+    MaxFLOPs budget per seed. The per-epoch accuracy is on 1000 test images, a split no search
+    saw (``bnnlib.stages.common.MONITOR_IMAGES``); the claims use the whole test split."""
     fig, axes = _figure(6.0, 7.5, rows=3, sharex=True)
     styles = {"random": ("Random (within budget)", KIND_COLOURS["random"]),
               "searched": ("Group search", KIND_COLOURS["searched"])}
@@ -100,7 +99,7 @@ def plot_phan_fig5(results: Results, path: str | Path | None = None) -> Figure:
                     label=f"{label}, mean of {len(records)} seed(s)")
             ax.fill_between(epochs, low, high, color=colour, alpha=0.2, lw=0)
         ax.set_title(f"Module {pv.PHAN_MODULE_LABELS[module]}")
-        ax.set_ylabel("validation top-1 (%)")
+        ax.set_ylabel("top-1 on 1000 test images (%)")
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8, loc="lower right")

@@ -52,7 +52,7 @@ NOT_RUN = "not run"
 MODEL_STAGES = ("uniform", "retrain")
 MODEL_COLUMNS = [
     "stage", "study", "family", "variant", "genome", "model_kwargs", "binary", "ops", "fp_macs",
-    "binary_macs", "memory_bits", "test_top1", "test_top5", "test_loss", "val_top1", "epochs",
+    "binary_macs", "memory_bits", "test_top1", "test_top5", "test_loss", "monitor_top1", "epochs",
     "train_seconds", "history", "dataset", "profile", "input_size", "same_as", "seed", "path",
 ]
 SEARCH_COLUMNS = [
@@ -144,7 +144,7 @@ class Results:
 
 
 #: fields of a model record that vary by seed, averaged by :meth:`Results.model`
-AGGREGATED = ("test_top1", "test_top5", "test_loss", "val_top1", "ops", "memory_bits",
+AGGREGATED = ("test_top1", "test_top5", "test_loss", "monitor_top1", "ops", "memory_bits",
               "train_seconds")
 
 

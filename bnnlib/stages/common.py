@@ -141,18 +141,28 @@ def versions() -> dict:
             "numpy": numpy.__version__}
 
 
+#: test images (seeded) scored after every epoch of a final model: the per-epoch curves
+#: (Phan et al. Fig. 5) come from a split no search saw, never the search-validation split
+MONITOR_IMAGES = 1000
+
+
 def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
                extra: dict | None = None, data=None) -> dict:
     """Train one model from scratch with ``seed``, test it, count its OPs and write its
     ``<runs_dir>/<stage>/<family>/<variant>/seed<seed>/result.json``.
 
-    ``data``: ``(train, val, test)`` instead of the view's datasets (the proxy stage's subsets).
+    After every epoch the model is scored on ``MONITOR_IMAGES`` test images (its history's
+    ``val_*`` fields; the checkpoint kept as ``best.pt`` follows them, but the reported model is
+    the last epoch's); at the end on the whole test split. ``data``: ``(train, test)`` instead
+    of the view's datasets (the proxy stage's subsets).
     """
     from .. import flops
+    from ..bn import fixed_subset
     from ..train import evaluate
 
     kwargs = {**model_kwargs(cfg), **genome}
-    train_data, val_data, test_data = data or datasets(cfg)
+    train_data, test_data = data or (datasets(cfg)[0], datasets(cfg)[2])
+    val_data = fixed_subset(test_data, MONITOR_IMAGES, seed=0)
     out_dir = cfg.runs_dir / stage / cfg.family / variant / f"seed{seed}"
 
     def build():
@@ -172,7 +182,8 @@ def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
         "binary": bool(kwargs.get("binary", True)), **report.summary(),
         "test_top1": test["top1"], "test_top5": test["top5"], "test_loss": test["loss"],
         "test_images": len(test_data),
-        "val_top1": fitted.final.get("val_top1"), "epochs": len(fitted.history),
+        "monitor_top1": fitted.final.get("val_top1"), "monitor_images": len(val_data),
+        "epochs": len(fitted.history),
         "train_seconds": sum(r["seconds"] for r in fitted.history), "history": fitted.history,
         "weights": weights_digest(model), **(extra or {}),
     }
@@ -195,7 +206,7 @@ def _log_resume(out_dir: Path, fitted: FitResult) -> None:
 
 def write_stage_metrics(cfg: View, stage: str, results: list[dict]) -> Path:
     """A flat metrics file per stage and family, for ``dvc metrics show``."""
-    keep = ("test_top1", "test_top5", "val_top1", "ops", "memory_bits", "train_seconds",
+    keep = ("test_top1", "test_top5", "ops", "memory_bits", "train_seconds",
             "best_acc", "best_ops", "best_fitness", "evaluations", "search_seconds")
     flat = {}
     for r in results:

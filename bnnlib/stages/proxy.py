@@ -49,11 +49,9 @@ def spread_genomes(choices, ops, n: int, seed: int) -> list[tuple]:
 
 
 def proxy_data(cfg: View):
-    """``(train, val, test)`` of the proxy models: seeded subsets of the view's splits."""
-    train, val, test = datasets(cfg)
-    return (fixed_subset(train, cfg.train_images, cfg.seed),
-            fixed_subset(val, min(len(val), 500), cfg.seed + 1),
-            fixed_subset(test, cfg.test_images, cfg.seed + 2))
+    """``(train, test)`` of the proxy models: seeded subsets of the view's splits."""
+    train, _, test = datasets(cfg)
+    return fixed_subset(train, cfg.train_images, cfg.seed), fixed_subset(test, cfg.test_images, cfg.seed + 2)
 
 
 def run(cfg: View) -> dict:
@@ -72,7 +70,7 @@ def run(cfg: View) -> dict:
                      "test_top1": result["test_top1"], "train_seconds": result["train_seconds"]})
         log(f"   one-shot {100 * score:.2f}%  stand-alone {100 * result['test_top1']:.2f}%")
     record = {**base_record(cfg), "supernet_weights": weights, "evaluator": evaluator,
-              "epochs": cfg.epochs, "train_images": len(data[0]), "test_images": len(data[2]),
+              "epochs": cfg.epochs, "train_images": len(data[0]), "test_images": len(data[1]),
               "genomes": rows}
     write_json(cfg.runs_dir / "proxy" / cfg.family / "proxy.json", record)
     scores, accs = [r["one_shot"] for r in rows], [r["test_top1"] for r in rows]
