@@ -38,6 +38,7 @@ REPORT_NOTEBOOK = "05_tables"  # its rendering is the study's report
 TABLE_EXTS = (".md", ".csv", ".tex")
 KENDALL = "proxy_quality"
 PER_SEED = "per_seed"
+SEARCH_SEEDS = "search_seeds"
 COST = "cost"
 COST_TITLE = "Cost and setup: seeds, models trained and hours per family"
 
@@ -229,6 +230,7 @@ def build_reports(runs_dir: str | Path = "runs", reports_dir: str | Path = "repo
     (root / "tables").mkdir(parents=True, exist_ok=True)
     kendall.to_csv(root / "tables" / f"{KENDALL}.csv", index=False)
     T.per_seed_frame(results).to_csv(root / "tables" / f"{PER_SEED}.csv", index=False)
+    T.search_seed_frame(results).to_csv(root / "tables" / f"{SEARCH_SEEDS}.csv", index=False)
     cost = T.cost_table(results, T.proxy_records(runs_dir))
     cost.to_csv(root / "tables" / f"{COST}.csv", index=False)
     figures = write_all_figures(runs_dir, root / "figures")
@@ -236,7 +238,8 @@ def build_reports(runs_dir: str | Path = "runs", reports_dir: str | Path = "repo
         root=root, tables=T.build_all_tables(results), kendall=kendall, cost=cost,
         claims=C.check_claims(results), figures={p.stem: p for p in figures},
         written={"tables": table_text.write_all_tables(runs_dir, root / "tables")
-                 + [root / "tables" / f"{name}.csv" for name in (KENDALL, PER_SEED, COST)],
+                 + [root / "tables" / f"{name}.csv"
+                    for name in (KENDALL, PER_SEED, SEARCH_SEEDS, COST)],
                  "figures": figures, "claims": C.write_claims(results, root)})
     report.written["index"] = [write_index(report)]
     return report
@@ -302,8 +305,10 @@ def write_index(report: StudyReport) -> Path:
         body += [f'<h3 id="{name}">{html.escape(title)}</h3>', _links(files, root),
                  styled().to_html()]
         linked.update(files)
-    per_seed = [p for p in table_files if p.stem == PER_SEED]
-    body += ["<p>Every model's per-seed numbers: " + _links(per_seed, root) + "</p>"]
+    per_seed = [p for p in table_files if p.stem in (PER_SEED, SEARCH_SEEDS)]
+    body += ["<p>Every model's per-seed numbers, and each search seed's genome retrained "
+             "(search-run variance apart from training variance): " + _links(per_seed, root)
+             + "</p>"]
     linked.update(per_seed)
 
     body.append("<h2>Figures</h2>")

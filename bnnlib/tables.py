@@ -578,6 +578,30 @@ def kendall_table(runs_dir: str | Path = "runs") -> pd.DataFrame:
     return proxy_quality(proxy_records(runs_dir))
 
 
+def search_seed_frame(results: Results) -> pd.DataFrame:
+    """Search-run variance apart from training variance (Li & Talwalkar 2019): per family,
+    evolutionary method and search seed, the best genome's one-shot accuracy, OPs and fitness,
+    and the test top-1 of that genome retrained (mean, sd, n over training seeds; variant
+    ``searched`` / ``auto_<x>`` for the first search seed, ``..._s<k>`` for seed k)."""
+    rows = []
+    searches = results.searches
+    evolutions = searches[searches["method"].astype(str).str.startswith("evolution")] \
+        if not searches.empty else searches
+    for rec in evolutions.to_dict("records"):
+        family, method, seed = rec["family"], rec["method"], rec.get("seed")
+        base = "searched" if method == "evolution" else f"auto_{method[-1]}"
+        first = results.search(family, method)
+        variant = base if first is None or first.get("seed") == seed else f"{base}_s{int(seed)}"
+        model = results.model(family, variant) or {}
+        rows.append({"family": family, "method": method, "search_seed": seed, "variant": variant,
+                     "best_acc": _pct(rec.get("best_acc")), "best_ops": rec.get("best_ops"),
+                     "best_fitness": rec.get("best_fitness"), **_acc(model or None, "test_top1",
+                                                                      "test_top1")})
+    return pd.DataFrame(rows, columns=["family", "method", "search_seed", "variant", "best_acc",
+                                       "best_ops", "best_fitness", "test_top1", "test_top1_sd",
+                                       "test_top1_n"])
+
+
 COST_COLUMNS = ["study", "family", "device", "seeds", "search_seeds", "models", "training_h",
                 "supernet_h", "search_h", "proxy_h", "total_h"]
 

@@ -433,3 +433,20 @@ def test_index_shows_every_table_and_claim_as_built(built):
                                "1.00 [1.00, 1.00]", "1.00 [1.00, 1.00]"]]
     figures = {img["src"] for img in page.find_all("img")}
     assert figures == {f"figures/{name}.png" for name in report.FIGURES}
+
+
+def test_cost_and_search_seed_tables(full):
+    cost = T.cost_table(full, [{"family": "vgg_small", "genomes": [{"train_seconds": 360.0}] * 5}])
+    row = cost.set_index("family").loc["mobilenet_m1"]
+    n_models = 2 * sum(1 for fam, _ in GROUPS_MODELS if fam == "mobilenet_m1")
+    assert row["models"] == n_models and row["seeds"] == "0, 1" and row["search_seeds"] == "0"
+    assert row["training_h"] == pytest.approx(n_models * 30 / 3600)
+    assert row["search_h"] == pytest.approx(1.0) and row["supernet_h"] == pytest.approx(100 / 3600)
+    vgg = cost.set_index("family").loc["vgg_small"]
+    assert vgg["proxy_h"] == pytest.approx(0.5)
+    assert vgg["total_h"] == pytest.approx(vgg[["training_h", "supernet_h", "search_h", "proxy_h"]].sum())
+    seeds = T.search_seed_frame(full).set_index(["family", "method"])
+    assert seeds.loc[("mobilenet_m3", "evolution"), "variant"] == "searched"
+    assert seeds.loc[("mobilenet_m3", "evolution"), "test_top1"] == 84.5
+    assert seeds.loc[("vgg_small", "evolution_b"), "variant"] == "auto_b"
+    assert seeds.loc[("vgg_small", "evolution_b"), "test_top1_n"] == 2
