@@ -40,7 +40,8 @@ KENDALL = "proxy_quality"
 PER_SEED = "per_seed"
 SEARCH_SEEDS = "search_seeds"
 COST = "cost"
-COST_TITLE = "Cost and setup: seeds, models trained and hours per family"
+COST_TITLE = ("Cost, setup and precision: seeds, models trained, hours, seed spread and the "
+              "smallest decidable difference per family")
 
 FIGURES = {  # PNG stem (bnnlib.plots.write_all_figures) -> title
     "phan_fig5": "Phan et al. Figure 5: validation accuracy per epoch, random vs searched groups",
@@ -141,9 +142,10 @@ def styled_kendall(frame: pd.DataFrame) -> Styler:
 def styled_cost(frame: pd.DataFrame) -> Styler:
     """``tables.cost_table`` with hours to 3 significant digits."""
     shown = frame.copy()
-    for col in [c for c in shown.columns if c.endswith("_h")]:
+    for col in [c for c in shown.columns if c.endswith(("_h", "_pt"))]:
         shown[col] = shown[col].map(lambda v: f"{v:.3g}")
-    shown.columns = [c.replace("_h", " (h)").replace("_", " ") for c in shown.columns]
+    shown.columns = [c.replace("_h", " (h)").replace("_pt", " (pt)").replace("_", " ")
+                     for c in shown.columns]
     return _styler(shown.astype(str), COST, COST_TITLE, frame.attrs.get("caption", ""))
 
 

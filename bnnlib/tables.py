@@ -603,15 +603,30 @@ def search_seed_frame(results: Results) -> pd.DataFrame:
 
 
 COST_COLUMNS = ["study", "family", "device", "seeds", "search_seeds", "models", "training_h",
-                "supernet_h", "search_h", "proxy_h", "total_h"]
+                "supernet_h", "search_h", "proxy_h", "total_h", "median_sd_pt", "decidable_pt"]
+
+
+def _precision(models: pd.DataFrame) -> dict:
+    """Median over variants of the seeds' sd of test top-1 (points) and the smallest
+    difference a 95% Welch interval decides at that sd with this many seeds per side."""
+    from .stats import decidable_difference
+
+    groups = models.dropna(subset=["test_top1"]).groupby("variant")["test_top1"]
+    sds = [100 * float(v.std(ddof=1)) for _, v in groups if len(v) >= 2]
+    if not sds:
+        return {"median_sd_pt": math.nan, "decidable_pt": math.nan}
+    sd, n = float(pd.Series(sds).median()), int(groups.size().min())
+    return {"median_sd_pt": sd, "decidable_pt": decidable_difference(sd, n) if n >= 2 else math.nan}
 
 
 def cost_table(results: Results, proxies: list[dict]) -> pd.DataFrame:
     """End-to-end cost per family (Lindauer & Hutter's checklist): training seeds, models
     trained, and hours of training (every uniform and retrained model, each seed), supernet
     training, searching (every search and search seed) and proxy models. Training hours sum
-    the epochs' training time (evaluation excluded); search hours are wall time. The caption
-    names the device and the library versions."""
+    the epochs' training time (evaluation excluded); search hours are wall time. Precision:
+    the median over variants of the seeds' standard deviation of test top-1, and the smallest
+    difference a 95% interval decides at that spread with the family's seeds per side. The
+    caption names the device and the library versions."""
     proxy_s = {p["family"]: sum(g.get("train_seconds") or 0.0 for g in p["genomes"]) for p in proxies}
     rows, used = [], []
     for family in dict.fromkeys(list(results.models.get("family", [])) + list(proxy_s)):
@@ -630,7 +645,8 @@ def cost_table(results: Results, proxies: list[dict]) -> pd.DataFrame:
                      "seeds": ", ".join(str(int(s)) for s in sorted(models["seed"].dropna().unique())),
                      "search_seeds": ", ".join(str(int(s)) for s in sorted(
                          searches["seed"].dropna().unique())) if len(searches) else "",
-                     "models": len(models), **hours, "total_h": sum(hours.values())})
+                     "models": len(models), **hours, "total_h": sum(hours.values()),
+                     **_precision(models)})
     versions = next((r.get("versions") for r in used if isinstance(r.get("versions"), dict)), {})
     frame = pd.DataFrame(rows, columns=COST_COLUMNS)
     frame.attrs["caption"] = ("End-to-end cost per family: " + (", ".join(

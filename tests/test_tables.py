@@ -445,6 +445,9 @@ def test_cost_and_search_seed_tables(full):
     vgg = cost.set_index("family").loc["vgg_small"]
     assert vgg["proxy_h"] == pytest.approx(0.5)
     assert vgg["total_h"] == pytest.approx(vgg[["training_h", "supernet_h", "search_h", "proxy_h"]].sum())
+    # every variant has seeds top1 -+ 1 point: sd 1.414, decided with 2 vs 2 seeds from 6.08
+    assert vgg["median_sd_pt"] == pytest.approx(2 ** 0.5)
+    assert vgg["decidable_pt"] == pytest.approx(4.303 * 2 ** 0.5, rel=1e-3)
     seeds = T.search_seed_frame(full).set_index(["family", "method"])
     assert seeds.loc[("mobilenet_m3", "evolution"), "variant"] == "searched"
     assert seeds.loc[("mobilenet_m3", "evolution"), "test_top1"] == 84.5
