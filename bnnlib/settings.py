@@ -165,7 +165,8 @@ class WidthsStudy:
     train: Recipe = setting(Recipe, "training recipe of every model of this study")
     epochs: Epochs = setting(Epochs, "epochs per stage")
     search: WidthsSearch = setting(WidthsSearch, "evolutionary search with the fitness of eq. 4")
-    proxy: Proxy = setting(Proxy, "rank correlation of one-shot scores and stand-alone accuracy")
+    proxy: Proxy = setting(lambda: Proxy(epochs=2, train_images=4000),
+                           "rank correlation of one-shot scores and stand-alone accuracy")
 
 
 @dataclass(frozen=True)
@@ -556,20 +557,22 @@ def for_notebook(namespace: Mapping[str, Any], stage: str) -> View:
 
 # ---- command line ---------------------------------------------------------------------------------
 
-def describe_settings(cls=Params, prefix: str = "") -> list[str]:
-    """One line per setting: dotted key, type, default, comment."""
+def describe_settings(cls=Params, prefix: str = "", instance=None) -> list[str]:
+    """One line per setting: dotted key, type, default, comment (defaults as ``cls()`` has them,
+    so a section whose default differs by study shows that study's)."""
     lines = []
     hints = typing.get_type_hints(cls)
+    instance = cls() if instance is None else instance
     for f in dataclasses.fields(cls):
         key = f"{prefix}{f.name}"
         hint = hints[f.name]
+        default = getattr(instance, f.name)
         if dataclasses.is_dataclass(hint):
-            lines += describe_settings(hint, key + ".")
+            lines += describe_settings(hint, key + ".", default)
         elif typing.get_origin(hint) is dict:
             item = typing.get_args(hint)[1]
             lines += describe_settings(item, key + ".<family>.")
         else:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             extra = f" [{'|'.join(map(str, f.metadata['choices']))}]" if f.metadata["choices"] else ""
             lines.append(f"{key} ({_typename(hint)}{extra}) = {default!r}: {f.metadata['doc']}")
     return lines
