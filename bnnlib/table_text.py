@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from .stats import Summary
 from .tables import CITED, NOT_RUN, build_all_tables, is_missing, load_results
 
 HEADERS = {
@@ -38,12 +39,13 @@ def hidden(col: str) -> bool:
 
 def with_spread(cell: str, row, col: str) -> str:
     """``"75.84"`` -> ``"75.84 ± 0.52 (3)"`` when ``row`` has ``<col>_sd`` / ``<col>_n``: the
-    mean over training seeds, their sample standard deviation and their number."""
+    mean over training seeds, their sample standard deviation and their number
+    (``stats.Summary``'s format; ``"75.84 (1)"`` for one seed)."""
     n = row.get(f"{col}_n")
     if not cell or is_missing(n):
         return cell
     sd = row.get(f"{col}_sd")
-    return f"{cell} ({int(n)})" if is_missing(sd) else f"{cell} ± {float(sd):.2f} ({int(n)})"
+    return Summary(float(row[col]), math.nan if is_missing(sd) else float(sd), int(n)).format()
 
 
 def format_value(value: Any, kind: str) -> str:

@@ -44,6 +44,7 @@ from typing import Any
 import pandas as pd
 
 from . import paper_values as pv
+from .stats import summary
 
 THIS_RUN = "this run"
 CITED = "cited, not run here"
@@ -125,8 +126,8 @@ class Results:
         for name in AGGREGATED:
             values = [float(r[name]) for r in recs if not is_missing(r.get(name))]
             if values:
-                out[name] = sum(values) / len(values)
-                out[f"{name}_sd"] = _sd(values)
+                spread = summary(values)
+                out[name], out[f"{name}_sd"] = spread.mean, spread.sd
         return out
 
     def search(self, family: str, method: str, seed: int | None = None) -> dict | None:
@@ -146,13 +147,6 @@ class Results:
 #: fields of a model record that vary by seed, averaged by :meth:`Results.model`
 AGGREGATED = ("test_top1", "test_top5", "test_loss", "monitor_top1", "ops", "memory_bits",
               "train_seconds")
-
-
-def _sd(values: list[float]) -> float:
-    if len(values) < 2:
-        return math.nan
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def _select(frame: pd.DataFrame, **match) -> list[dict]:
