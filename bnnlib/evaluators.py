@@ -68,8 +68,10 @@ class FinetuneEvaluator:
     def __call__(self, genome: Sequence) -> float:
         model = self.supernet.extract(genome)
         if self.recipe is not None:
+            # one candidate per process: under torchrun the search splits candidates over
+            # the ranks (bnnlib.distributed), so this training is not data-parallel
             fit(model, self.train_data, recipe=self.recipe, seed=self.seed, out_dir=None,
-                progress=False)
+                progress=False, distributed=False)
         else:
             recalibrate_bn(model, self.calib, None, self.batch_size)
         self.evaluations += 1

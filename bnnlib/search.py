@@ -60,6 +60,12 @@ Choices made where the papers are silent or loose (each is also stated where it 
   result of an uninterrupted run (given a deterministic fitness). Another state is refused
   with `bnnlib.search_state.StateMismatchError` or ``bnnlib.utils.CorruptFileError``; see
   `bnnlib.search_state` for the format and the checks.
+- *Several processes* (started by ``torchrun``, :mod:`bnnlib.distributed`): every rank runs
+  the same loop with the same RNG; the genomes still to evaluate are scored in rounds of one
+  per rank (each rank scores its own on its own device), the scores are gathered in queue
+  order, and every rank appends the same evaluations, so the run's history and result are
+  those of one process (given a deterministic fitness). Rank 0 alone writes the log and the
+  state, after each round.
 - *Fitness convention*: ``fitness(genome)`` returns either a number or a ``(number, dict)``
   pair whose dict holds extra metrics (e.g. ``{"acc": ..., "ops": ...}``); the extras are
   stored in the history and the log. Higher is better. A NaN fitness is an error (see
@@ -76,6 +82,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -348,31 +355,49 @@ class _Evaluator:
 
     def make_folder(self) -> None:
         """Create the log's missing folders, as atomic_write_bytes does for the state."""
-        if self.log_path is not None:
+        if self.log_path is not None and _rank() == 0:
             os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
 
     def open_log(self, fresh: bool, history: list[Evaluation]) -> None:
         """Empty the log (``fresh``) or keep one line per genome of a restored ``history`` (a
         crash between the log and the state writes leaves an extra line)."""
-        if self.log_path is None:
+        if self.log_path is None or _rank() != 0:
             return
         if fresh:
             open(self.log_path, "w", encoding="utf-8").close()
         elif os.path.exists(self.log_path):
             trim_log(self.log_path, {tuple(ev.genome) for ev in history})
 
-    def __call__(self, genome: Genome, iteration: int, source: str, number: int) -> Evaluation:
-        """The checked `Evaluation` of ``genome``, the ``number``-th (0-based) of the run."""
+    def score(self, genome: Genome) -> tuple[float, dict, float, str]:
+        """``(fitness, extras, seconds, start time)`` of ``genome``, checked."""
         start = datetime.datetime.now(datetime.timezone.utc)
         value, extras = split_fitness(self.fitness(genome), genome)
         seconds = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
-        ev = Evaluation(genome, value, iteration, source, extras)
-        if self.log_path is not None:
-            line = {"evaluation": number, **record(ev), "seconds": seconds,
-                    "time": start.isoformat()}
+        return value, extras, seconds, start.isoformat()
+
+    def log(self, ev: Evaluation, number: int, seconds: float, time: str) -> None:
+        """The log line of ``ev``, the ``number``-th (0-based) evaluation of the run."""
+        if self.log_path is not None and _rank() == 0:
+            line = {"evaluation": number, **record(ev), "seconds": seconds, "time": time}
             with open(self.log_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(line) + "\n")
-        return ev
+
+
+def _group():
+    """:mod:`bnnlib.distributed` when this process is one of several, else ``None``.
+
+    The search itself needs no torch: it is only imported when the caller already has it.
+    """
+    if "torch" not in sys.modules:
+        return None
+    from . import distributed
+
+    return distributed if distributed.is_distributed() else None
+
+
+def _rank() -> int:
+    group = _group()
+    return 0 if group is None else group.rank()
 
 
 class _Search:
@@ -415,20 +440,28 @@ class _Search:
 
     def evaluate_pending(self, bar) -> None:
         best = max((ev.fitness for ev in self.history), default=None)
-        for idx, source in self.pending:
-            if idx in self.seen:
-                continue  # evaluated before an interruption
-            ev = self.evaluator(self.space.values(idx), self.iteration, source, len(self.history))
-            self.history.append(ev)
-            self.seen.add(idx)
-            self.save()  # after the log line: a crash in between leaves an extra line that
+        todo = [(idx, source) for idx, source in self.pending if idx not in self.seen]
+        group = _group()  # several processes: one genome per rank per round
+        per_round = 1 if group is None else group.world_size()
+        for start in range(0, len(todo), per_round):
+            batch = todo[start:start + per_round]
+            genomes = [self.space.values(idx) for idx, _ in batch]
+            scores = ([self.evaluator.score(genomes[0])] if group is None
+                      else group.split_work(genomes, self.evaluator.score))
+            for (idx, source), genome, (value, extras, seconds, time) in zip(
+                    batch, genomes, scores, strict=True):
+                ev = Evaluation(genome, value, self.iteration, source, extras)
+                self.evaluator.log(ev, len(self.history), seconds, time)
+                self.history.append(ev)
+                self.seen.add(idx)
+                bar.update(1)
+                best = ev.fitness if best is None else max(best, ev.fitness)
+            self.save()  # after the log lines: a crash in between leaves extra lines that
             # resume() drops, never a missing one
-            bar.update(1)
-            best = ev.fitness if best is None else max(best, ev.fitness)
             bar.set_postfix(best=f"{best:.4g}", refresh=False)
 
     def save(self) -> None:
-        if self.store is not None:
+        if self.store is not None and _rank() == 0:
             self.store.save({
                 "config": self.settings.config(self.space.choices), "context": self.context,
                 "iteration": self.iteration, "rng": self.rng.bit_generator.state,
@@ -468,11 +501,14 @@ class _Search:
 
         self.evaluator.make_folder()
         resumed = self.resume()
+        group = _group()
+        if group is not None:
+            group.barrier()  # every rank has read the state before rank 0 writes it again
         self.evaluator.open_log(fresh=not resumed, history=self.history)
         if not resumed:
             self.start()
         with tqdm(total=self.settings.planned(), initial=len(self.history),
-                  disable=not self.progress, desc=f"{self.settings.kind} search",
+                  disable=not self.progress or _rank() != 0, desc=f"{self.settings.kind} search",
                   unit="genome") as bar:
             while True:
                 self.evaluate_pending(bar)

@@ -39,6 +39,12 @@ is moved aside and the run continues from ``best.pt`` (a whole run state too) or
 
 Devices: CUDA when available (with bfloat16 autocast, or float16 + gradient scaling on GPUs
 without bfloat16, and channels_last), otherwise CPU in float32; no code change by the caller.
+
+Data parallel: started by ``torchrun`` (``bnnlib.distributed.init`` called), ``fit`` trains with
+DistributedDataParallel: ``recipe.batch_size`` is the global batch, each rank takes its chunk
+of every batch, BatchNorm statistics and metrics are global, and rank 0 alone writes
+checkpoints and metrics; :mod:`bnnlib.distributed` says how and what is (and is not) equal to
+one process.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +60,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 from tqdm.auto import tqdm  # widgets in JupyterLab (ipywidgets), text elsewhere
 
+from . import distributed as dist
 from .checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointMismatchError,
@@ -274,19 +282,24 @@ def _forward(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
 
 def evaluate(model: nn.Module, data: Dataset, batch_size: int = 512, *,
              device: str | torch.device | None = None, amp: bool | None = None,
-             progress: bool = False) -> dict[str, float]:
+             progress: bool = False, distributed: bool = False) -> dict[str, float]:
     """Mean cross-entropy and top-1/top-5 accuracy of ``model`` on ``data``, in eval mode.
 
     Returns ``{"loss", "top1", "top5", "n"}``; accuracies are fractions in ``[0, 1]``.
     ``device`` defaults to where the model's parameters are; the model's train/eval mode is
-    restored afterwards.
+    restored afterwards. ``distributed=True`` (inside a process group; every rank must call
+    it) splits ``data`` into contiguous shards, one per rank, and sums the counts over ranks:
+    every rank returns the numbers of the whole of ``data``.
     """
     device, amp = _resolve_device(device, amp, _model_device(model))
+    distributed = distributed and dist.is_distributed()
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = [0, 0]
     n = 0
+    if distributed:
+        data = Subset(data, dist.shard(range(len(data))))
     loader = make_loader(data, batch_size, pin_memory=device.type == "cuda")
     try:
         with torch.inference_mode():
@@ -300,6 +313,9 @@ def evaluate(model: nn.Module, data: Dataset, batch_size: int = 512, *,
                 n += len(y)
     finally:
         model.train(was_training)
+    if distributed:
+        total = dist.all_reduce_sum([float(loss_sum), correct[0], correct[1], n])
+        loss_sum, correct, n = total[0], [int(total[1]), int(total[2])], int(total[3])
     if n == 0:
         raise ValueError("evaluate() got an empty dataset")
     return {"loss": float(loss_sum) / n, "top1": correct[0] / n, "top5": correct[1] / n, "n": n}
@@ -355,10 +371,12 @@ class _Run:
     eval_batch_size: int
     num_workers: int
     progress: bool
+    world: int = 1  # processes training together (1: no DDP)
 
     def __post_init__(self) -> None:
         self.criterion = nn.CrossEntropyLoss(label_smoothing=self.recipe.label_smoothing)
         self.hooks = {"before_step": self.before_step} if self.before_step is not None else {}
+        self.net: nn.Module = self.model  # what the training forward calls (DDP wrapper or model)
 
     def lr(self, step: int) -> float:
         return self.recipe.lr_at(step, self.steps_per_epoch)
@@ -383,7 +401,10 @@ class _State:
 class _Tally:
     """Running sums of an epoch, kept on the device (no host sync per step)."""
 
-    def __init__(self, accum: dict[str, float], device: torch.device) -> None:
+    def __init__(self, accum: dict[str, float], device: torch.device, world: int = 1) -> None:
+        self.world = world
+        if world > 1 and not dist.is_main():
+            accum = _zero_accum() | {"seconds": accum["seconds"]}  # rank 0 carries the sums
         self.loss = torch.tensor(accum["loss"], dtype=torch.float64, device=device)
         self.c1 = torch.tensor(accum["c1"], dtype=torch.int64, device=device)
         self.c5 = torch.tensor(accum["c5"], dtype=torch.int64, device=device)
@@ -391,9 +412,10 @@ class _Tally:
         self.t0 = time.perf_counter() - accum["seconds"]
 
     @torch.no_grad()
-    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+    def add(self, loss_sum: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        """Add a batch: ``loss_sum`` is its loss summed over its images."""
         b = len(y)
-        self.loss += loss.detach().double() * b
+        self.loss += loss_sum.detach().double()
         k = min(5, logits.shape[-1])
         hit = logits.detach().topk(k, dim=-1).indices.eq(y.view(-1, 1))
         self.c1 += hit[:, 0].sum()
@@ -401,14 +423,18 @@ class _Tally:
         self.n += b
 
     def accum(self) -> dict[str, float]:
-        """The sums as plain numbers, for a mid-epoch checkpoint."""
-        return {"loss": float(self.loss), "c1": int(self.c1), "c5": int(self.c5), "n": self.n,
+        """The sums as plain numbers (over all ranks: every rank must call it together)."""
+        sums = [float(self.loss), int(self.c1), int(self.c5), self.n]
+        if self.world > 1:
+            sums = dist.all_reduce_sum(sums).tolist()
+        return {"loss": float(sums[0]), "c1": int(sums[1]), "c5": int(sums[2]), "n": int(sums[3]),
                 "seconds": time.perf_counter() - self.t0}
 
 
 def _place(model: nn.Module, device, amp) -> tuple[torch.device, bool]:
-    """Move ``model`` to ``device`` (default: CUDA when available), channels_last on CUDA."""
-    default = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """Move ``model`` to ``device`` (default: CUDA when available, this rank's GPU under
+    torchrun), channels_last on CUDA."""
+    default = dist.local_device()
     device, amp = _resolve_device(device, amp, default)
     model.to(device)
     if device.type == "cuda":
@@ -435,7 +461,13 @@ def _start_or_resume(run: _Run, resume: bool) -> tuple[_State, dict[str, Any] | 
     Returns ``(state, resumed_from)``."""
     found, path = (None, None)
     if run.out is not None and resume:
-        found, path = resume_state(run.out, run.model, run.model_name, run.identity)
+        # rank 0 first: it alone moves a corrupt checkpoint aside, before the others read
+        if dist.is_main():
+            found, path = resume_state(run.out, run.model, run.model_name, run.identity)
+        if run.world > 1:
+            dist.barrier()
+            if not dist.is_main():
+                found, path = resume_state(run.out, run.model, run.model_name, run.identity)
     if found is None:
         seed_everything(run.seed)
         return _State(), None
@@ -457,8 +489,9 @@ def _start_or_resume(run: _Run, resume: bool) -> tuple[_State, dict[str, Any] | 
 
 
 def _save_checkpoint(run: _Run, state: _State, is_best: bool) -> None:
-    """Write the whole run state to ``last.pt`` (and ``best.pt``); nothing without ``out_dir``."""
-    if run.out is None:
+    """Write the whole run state to ``last.pt`` (and ``best.pt``); nothing without ``out_dir``
+    or on ranks other than 0."""
+    if run.out is None or not dist.is_main():
         return
     hooks = {k: h.state_dict() for k, h in run.hooks.items() if hasattr(h, "state_dict")}
     save_checkpoint(run.out, run.identity, {
@@ -471,19 +504,27 @@ def _save_checkpoint(run: _Run, state: _State, is_best: bool) -> None:
 
 
 def _train_step(run: _Run, state: _State, x: torch.Tensor, y: torch.Tensor,
-                tally: _Tally) -> float:
-    """One optimisation step on the batch ``(x, y)``; returns its learning rate."""
+                tally: _Tally, global_batch: int) -> float:
+    """One optimisation step on the batch ``(x, y)`` (this rank's chunk of a batch of
+    ``global_batch`` images); returns its learning rate."""
     if run.before_step is not None:
         run.before_step(run.model, state.global_step)
     lr = run.lr(state.global_step)
     for group in run.optimizer.param_groups:
         group["lr"] = lr
-    logits, y, loss = _forward(run.model, x, y, run.device, run.amp, run.criterion)
+    if run.world == 1:
+        logits, y, loss = _forward(run.net, x, y, run.device, run.amp, run.criterion)
+        loss_sum = loss.detach() * len(y)
+    else:
+        # sum over the chunk x W / B: DDP's gradient average is then the global batch mean's
+        logits, y, _ = _forward(run.net, x, y, run.device, run.amp)
+        loss_sum = dist.sum_cross_entropy(logits, y, run.recipe.label_smoothing)
+        loss = loss_sum * (run.world / global_batch)
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     run.scaler.step(run.optimizer)
     run.scaler.update()
-    tally.add(loss, logits, y)
+    tally.add(loss_sum, logits, y)
     state.global_step += 1
     state.step_in_epoch += 1
     return lr
@@ -494,16 +535,25 @@ def _train_epoch(run: _Run, state: _State) -> tuple[dict[str, float], dict[str, 
     ``checkpoint_every`` steps. Returns the row's training part and its timing."""
     run.model.train()
     recipe = run.recipe
+    shard = (dist.rank(), run.world) if run.world > 1 else None
     loader = make_loader(run.train_data, recipe.batch_size, shuffle=True, seed=run.seed,
                          epoch=state.epoch, drop_last=recipe.drop_last,
                          skip_batches=state.step_in_epoch, num_workers=run.num_workers,
-                         pin_memory=run.device.type == "cuda")
+                         pin_memory=run.device.type == "cuda", shard=shard)
+    sizes = [len(b) for b in epoch_batches(len(run.train_data), recipe.batch_size, True,
+                                           run.seed, state.epoch, recipe.drop_last)]
     epoch_lr = run.lr(state.epoch * run.steps_per_epoch)
     bar = tqdm(total=run.steps_per_epoch, initial=state.step_in_epoch, disable=not run.progress,
                desc=f"epoch {state.epoch + 1}/{recipe.epochs}", leave=False, dynamic_ncols=True)
-    tally = _Tally(state.accum, run.device)  # seeded from the checkpoint when resuming
-    for x, y in loader:
-        step_lr = _train_step(run, state, x, y, tally)
+    tally = _Tally(state.accum, run.device, run.world)  # from the checkpoint when resuming
+    shape = None
+    for batch in loader:
+        if batch is None:  # an empty chunk of a last batch smaller than the world
+            x, y = torch.zeros((0, *shape)), torch.zeros(0, dtype=torch.int64)
+        else:
+            x, y = batch
+            shape = tuple(x.shape[1:])
+        step_lr = _train_step(run, state, x, y, tally, sizes[state.step_in_epoch])
         bar.update(1)
         if run.progress and state.step_in_epoch % 20 == 0:
             bar.set_postfix(loss=f"{float(tally.loss) / tally.n:.3f}",
@@ -513,16 +563,17 @@ def _train_epoch(run: _Run, state: _State) -> tuple[dict[str, float], dict[str, 
             state.accum = tally.accum()
             _save_checkpoint(run, state, is_best=False)
     bar.close()
+    sums = tally.accum()  # over every rank
     seconds = time.perf_counter() - tally.t0
-    train_loss = float(tally.loss) / tally.n
+    train_loss = sums["loss"] / sums["n"]
     if not math.isfinite(train_loss):
         raise FloatingPointError(
             f"training loss is {train_loss} in epoch {state.epoch + 1} (lr {epoch_lr:g}); "
             "lower the learning rate or check the model"
         )
     row = {"epoch": state.epoch + 1, "lr": epoch_lr, "train_loss": train_loss,
-           "train_top1": int(tally.c1) / tally.n, "train_top5": int(tally.c5) / tally.n}
-    timing = {"seconds": seconds, "images_per_s": tally.n / seconds if seconds > 0 else 0.0}
+           "train_top1": sums["c1"] / sums["n"], "train_top5": sums["c5"] / sums["n"]}
+    timing = {"seconds": seconds, "images_per_s": sums["n"] / seconds if seconds > 0 else 0.0}
     return row, timing
 
 
@@ -530,7 +581,8 @@ def _evaluate_epoch(run: _Run) -> dict[str, float]:
     """The row's validation part (empty without validation data)."""
     if run.val_data is None or len(run.val_data) == 0:
         return {}
-    val = evaluate(run.model, run.val_data, run.eval_batch_size, device=run.device, amp=run.amp)
+    val = evaluate(run.model, run.val_data, run.eval_batch_size, device=run.device, amp=run.amp,
+                   distributed=run.world > 1)
     return {"val_loss": val["loss"], "val_top1": val["top1"], "val_top5": val["top5"]}
 
 
@@ -558,7 +610,8 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
         after_epoch: Callable[[int, dict[str, float]], bool | None] | None = None,
         checkpoint_every: int | None = None, eval_batch_size: int = 512, num_workers: int = 0,
         log_metrics: bool = True, model_name: str | None = None,
-        context: dict[str, Any] | None = None, progress: bool = True) -> FitResult:
+        context: dict[str, Any] | None = None, progress: bool = True,
+        distributed: bool | None = None) -> FitResult:
     """Train ``model`` on ``train_data`` with cross-entropy; see the module docstring.
 
     Args:
@@ -591,7 +644,10 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
         model_name: name stored in the checkpoint's identity (default ``model.name``).
         context: JSON-able facts that also determine the run and that ``fit`` cannot see
             (e.g. the code version, how the initial weights were made); part of the identity.
-        progress: show a tqdm bar per epoch.
+        progress: show a tqdm bar per epoch (rank 0 only).
+        distributed: train with DistributedDataParallel over the process group
+            (:mod:`bnnlib.distributed`); ``None`` = whenever one of more than one process is
+            initialised. ``False`` trains on this process alone (e.g. a search candidate).
 
     Raises:
         TypeError: ``recipe`` is not a :class:`Recipe`.
@@ -607,6 +663,10 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
     if checkpoint_every is not None:
         check_int("checkpoint_every", checkpoint_every, 1)
     steps_per_epoch = _steps_per_epoch(train_data, recipe)
+    world = dist.world_size() if distributed or distributed is None else 1
+    if world > 1 and recipe.batch_size < world:
+        raise ValueError(f"batch_size={recipe.batch_size} (the global batch) is smaller than the "
+                         f"{world} processes; use a batch of at least {world} images")
     device, amp = _place(model, device, amp)
     use_scaler = device.type == "cuda" and amp and not torch.cuda.is_bf16_supported()
     # everything that determines the trained weights: a checkpoint of another identity is
@@ -624,22 +684,31 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
                steps_per_epoch=steps_per_epoch, identity=identity,
                out=Path(out_dir) if out_dir is not None else None, model_name=model_name,
                before_step=before_step, checkpoint_every=checkpoint_every,
-               eval_batch_size=eval_batch_size, num_workers=num_workers, progress=progress)
+               eval_batch_size=eval_batch_size, num_workers=num_workers,
+               progress=progress and dist.is_main(), world=world)
     state, resumed_from = _start_or_resume(run, resume)
-    metrics_log = MetricsLog(run.out, state.history, log_metrics) if run.out is not None else None
+    write_metrics = run.out is not None and dist.is_main()
+    metrics_log = MetricsLog(run.out, state.history, log_metrics) if write_metrics else None
     start = time.perf_counter()
     stopped_early = False
     try:
-        while state.epoch < recipe.epochs and not stopped_early:
-            row, timing = _train_epoch(run, state)
-            row.update(_evaluate_epoch(run), **timing)
-            _end_epoch(run, state, row)
-            if metrics_log is not None:
-                metrics_log.epoch_end(row, state.history)
-            stopped_early = after_epoch is not None and bool(after_epoch(state.epoch, row))
+        with dist.sync_batchnorm(model) if world > 1 else nullcontext():
+            if world > 1:  # after resuming: DDP broadcasts rank 0's weights once here
+                run.net = nn.parallel.DistributedDataParallel(
+                    model, device_ids=[device.index] if device.type == "cuda" else None,
+                    broadcast_buffers=False)
+            while state.epoch < recipe.epochs and not stopped_early:
+                row, timing = _train_epoch(run, state)
+                row.update(_evaluate_epoch(run), **timing)
+                _end_epoch(run, state, row)
+                if metrics_log is not None:
+                    metrics_log.epoch_end(row, state.history)
+                stopped_early = after_epoch is not None and bool(after_epoch(state.epoch, row))
     finally:
         if metrics_log is not None:
             metrics_log.close()
+    if world > 1:
+        dist.barrier()  # rank 0's files are on disk before any rank goes on
     return FitResult(history=state.history, best=state.best,
                      last_checkpoint=_existing(run.out, "last.pt"),
                      best_checkpoint=_existing(run.out, "best.pt"),
