@@ -49,14 +49,16 @@ class SettingsError(ValueError):
 
 
 def setting(default: Any, doc: str, *, choices: tuple | None = None, low: float | None = None,
-            above: float | None = None, high: float | None = None, tracked: bool = True):
+            above: float | None = None, high: float | None = None, tracked: bool = True,
+            check=None):
     """A declared setting: ``low <= value``, ``above < value``, ``value <= high``.
 
     ``default`` may be a callable (a section's dataclass, or a factory of the families dict).
     ``tracked=False``: the setting changes no result (it is not a DVC param).
+    ``check(value)``: replaces the type check; returns what is wrong, or None.
     """
     meta = {"doc": doc, "choices": choices, "low": low, "above": above, "high": high,
-            "tracked": tracked}
+            "tracked": tracked, "check": check}
     if callable(default):
         return field(default_factory=default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -169,6 +171,13 @@ class WidthsStudy:
                            "rank correlation of one-shot scores and stand-alone accuracy")
 
 
+def check_devices(value) -> str | None:
+    """What is wrong with a ``devices`` value (None when it is valid)."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return None
+    return "use auto (every GPU of this machine; one process without GPUs) or a positive integer"
+
+
 @dataclass(frozen=True)
 class Params:
     profile: str = setting("cpu", "name of the profile, written beside every result")
@@ -176,6 +185,9 @@ class Params:
     seeds: list[int] = setting(lambda: [0, 1, 2], "training seeds: every final model is trained once per seed", low=0)
     search_seeds: list[int] = setting(lambda: [0], "seeds of the searches (the first one's genomes are 'Ours')", low=0)
     progress: bool = setting(False, "tqdm progress bars (off in executed notebooks)", tracked=False)
+    devices: int | str = setting(
+        1, "training processes on this machine: 1, N, or auto = one per GPU (torchrun, DDP)",
+        tracked=False, check=check_devices)
     data: Data = setting(Data, "datasets and splits")
     groups: GroupsStudy = setting(GroupsStudy, "groups study (Phan et al. 2020)")
     widths: WidthsStudy = setting(WidthsStudy, "widths study (Shen et al. 2019)")
@@ -198,6 +210,11 @@ def _typename(hint) -> str:
 
 
 def _scalar(value, hint, key: str, meta: Mapping) -> Any:
+    if meta.get("check") is not None:
+        problem = meta["check"](value)
+        if problem:
+            raise SettingsError(f"{key} = {value!r} is not valid: {problem}")
+        return value
     optional = type(None) in typing.get_args(hint)
     base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
     bad = SettingsError(f"{key} = {value!r} is not {_typename(hint)}")
@@ -383,6 +400,8 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
     fam = f"{study}.families.{family}"
     keys = {"profile": "profile", "seed": "seed", "progress": "progress",
             "dataset": f"{fam}.dataset", "data_root": f"{fam}.data_root"}
+    if stage in ("uniform", "supernet", "search", "retrain", "proxy"):
+        keys["devices"] = "devices"
     if stage in ("uniform", "retrain"):
         keys["seeds"] = "seeds"
     if stage in ("search", "retrain"):

@@ -92,8 +92,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = True)
     ``fsync=False``: the rename alone is atomic against crashes of the process; fsync also
     guards against power loss, at a cost on every call), and the temporary file is then
     renamed over ``path`` with :func:`os.replace` (atomic on POSIX).
+
+    In a process group of several processes (``torchrun``) only rank 0 writes: every file of
+    the study has one writer; the other ranks return ``path`` without writing.
     """
     path = Path(path)
+    from .distributed import is_main
+
+    if not is_main():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

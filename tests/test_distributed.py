@@ -5,6 +5,7 @@ processes; each test builds the same case in this process and compares, in float
 ddp_cases on why). Tolerances are round-off: BN statistics and gradients are summed in another order.
 """
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -137,3 +138,35 @@ def test_sync_batchnorm_outside_a_group_is_plain_batchnorm():
         synced.__class__ = dist.SyncBatchNorm2d
         torch.testing.assert_close(synced(inp), plain(inp))
         torch.testing.assert_close(synced.running_var, plain.running_var)
+
+
+# --------------------------------------------------------------------------------------------
+# A stage with devices: 2
+
+
+def test_ddp_stage_with_two_devices_is_one_command(tmp_path, capfd):
+    """``uniform.run(cfg)`` with ``devices: 2`` trains under torchrun in 2 processes, then
+    reads every item back in this process without training it again."""
+    from bnnlib import settings
+    from bnnlib.stages import uniform
+
+    if not Path("/usr/share/datasets/fashion-mnist").exists():
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "profiles/smoke.yaml", tmp_path / "params.yaml")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    cfg = settings.view("uniform", "vgg_small", "params.yaml",
+                        {"devices": 2, "data.val_size": 64, "data.train_subset": 96,
+                         "data.test_subset": 50, "widths.train.batch_size": 32},
+                        root=tmp_path)
+    results = uniform.run(cfg)
+    out = capfd.readouterr().out
+    assert "vgg_small in 2 processes (torchrun)" in out and "reading back" in out
+    assert len(results) == 5  # fp and Uniform-1x..4x, one seed each
+    for r in results:
+        folder = tmp_path / "runs/uniform/vgg_small" / r["variant"] / "seed0"
+        on_disk = json.loads((folder / "result.json").read_text())
+        assert on_disk["weights"] == r["weights"]
+        assert len(r["history"]) == 1
+    # the read-back resumed every item at its last epoch: nothing was trained twice
+    assert out.count("resumed from") == len(results)

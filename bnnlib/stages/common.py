@@ -12,15 +12,19 @@ that item, and nothing else, start over, with the reason in the log::
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import platform
 import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
+from .. import distributed as dist
 from .. import models
 from ..data import dataset_info, get_datasets
 from ..fingerprint import canonical, code_digest
@@ -33,7 +37,42 @@ TRAINING_CODE = ("bnnlib.train", "bnnlib.models")
 
 
 def log(message: str) -> None:
-    print(message, flush=True)
+    """A line of the stage's log (rank 0 only, when several processes run the stage)."""
+    if dist.is_main():
+        print(message, flush=True)
+
+
+# ---- several processes ----------------------------------------------------------------------
+
+def distributable(run):
+    """Decorate a stage's ``run(cfg)``: with ``devices`` > 1 processes it first runs under torchrun.
+
+    ``cfg.devices`` (``auto``: every GPU of this machine) processes run the stage as one
+    data-parallel job (``python -m bnnlib.stages``: every training is DDP, searches split their
+    candidates over the ranks, rank 0 writes every file); then this process calls ``run(cfg)``
+    itself, which finds every item done and reads it back (checkpoints resume at their last
+    epoch, searches at their last evaluation; each final model's test split is scored again).
+    So a notebook or ``dvc repro`` stays one command. Inside a process group it just runs.
+    """
+    @functools.wraps(run)
+    def wrapper(cfg: View):
+        processes = dist.process_count(cfg.devices)
+        if processes > 1 and not dist.is_distributed():
+            log(f"== {cfg.stage}: {cfg.family} in {processes} processes (torchrun)")
+            with tempfile.TemporaryDirectory() as tmp:
+                overrides = Path(tmp) / "overrides.json"
+                overrides.write_text(json.dumps(cfg.as_dict()))
+                dist.launch("bnnlib.stages", stage_arguments(cfg, overrides), processes)
+            log(f"== {cfg.stage}: {cfg.family}: the {processes} processes are done; reading back")
+        return run(cfg)
+    return wrapper
+
+
+def stage_arguments(cfg: View, overrides: Path) -> list[str]:
+    """Arguments of ``python -m bnnlib.stages`` that rebuild ``cfg`` (its values as overrides)."""
+    return [cfg.stage, cfg.family, "--root", str(cfg.root), "--runs-dir", str(cfg.runs_dir),
+            "--metrics-dir", str(cfg.metrics_dir), "--upstream-dir", str(cfg.upstream_dir),
+            "--overrides", str(overrides)]
 
 
 def device_description() -> str:

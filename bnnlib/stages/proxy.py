@@ -31,7 +31,7 @@ from ..settings import View
 from ..stats import kendall_tau, spearman_rho
 from ..utils import write_json
 from . import supernet as supernet_stage
-from .common import base_record, datasets, input_size, log, train_item
+from .common import base_record, datasets, distributable, input_size, log, train_item
 from .search import make_evaluator
 
 #: random genomes drawn per proxy genome before the spread over OPs is taken
@@ -54,6 +54,7 @@ def proxy_data(cfg: View):
     return fixed_subset(train, cfg.train_images, cfg.seed), fixed_subset(test, cfg.test_images, cfg.seed + 2)
 
 
+@distributable
 def run(cfg: View) -> dict:
     """Score and train every proxy genome; writes ``runs/proxy/<family>/proxy.json``."""
     supernet, weights = supernet_stage.load(cfg)

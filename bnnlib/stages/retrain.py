@@ -44,6 +44,7 @@ from ..supernet import static_ops
 from .common import (
     StaleUpstreamError,
     datasets,
+    distributable,
     input_size,
     log,
     model_kwargs,
@@ -130,6 +131,7 @@ def items(cfg: View) -> list[tuple[str, list, list[int]]]:
     return _groups_items(cfg) if cfg.study == "groups" else _widths_items(cfg)
 
 
+@distributable
 def run(cfg: View) -> list[dict]:
     """Train every item of :func:`items`; returns their result records."""
     results = []

@@ -41,6 +41,7 @@ from .common import (
     base_record,
     datasets,
     display,
+    distributable,
     input_size,
     log,
     model_kwargs,
@@ -156,6 +157,7 @@ def search_one(cfg: View, method: str, out: Path, choices, fitness, constraint, 
     return result, time.perf_counter() - start
 
 
+@distributable
 def run(cfg: View) -> list[dict]:
     """Evolution and random search per trade-off and search seed; writes each one's
     ``runs/search/<family>/<method>/seed<k>/result.json``."""

@@ -26,6 +26,7 @@ from .common import (
     StaleUpstreamError,
     base_record,
     datasets,
+    distributable,
     fit_item,
     log,
     model_kwargs,
@@ -50,6 +51,7 @@ def build(cfg: View) -> supernets.Supernet:
     return supernets.build(cfg.family, **extra, **model_kwargs(cfg))
 
 
+@distributable
 def run(cfg: View) -> dict:
     """Train the supernet of ``cfg.family``, write ``supernet.pt`` and ``result.json``."""
     mode = sampling(cfg)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..models.mobilenet import gene_channels
 from ..settings import View
-from .common import train_seeds, write_stage_metrics
+from .common import distributable, train_seeds, write_stage_metrics
 
 #: the rows of Phan et al. Table 1 / Shen et al. Tables 1-2 that this stage trains
 VARIANTS = {
@@ -46,6 +46,7 @@ def variants(family: str, study: str) -> list[str]:
     return [v for v in names if not (family == "mobilenet_m2" and v == "groups1")]
 
 
+@distributable
 def run(cfg: View) -> list[dict]:
     """Train every uniform row of ``cfg.family`` once per seed; returns their result records."""
     results = [r for v in variants(cfg.family, cfg.study)
