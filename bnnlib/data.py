@@ -501,26 +501,72 @@ def get_datasets(
     return train, val, test
 
 
+CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
+
+
 def _load_cifar10(root: Path, download: bool):
-    from torchvision.datasets import CIFAR10
+    """CIFAR-10 as ``uint8`` tensors, read from ``root/cifar-10-batches-py`` (the pickled
+    batches of the original archive, as torchvision keeps them).
 
-    try:
-        tr = CIFAR10(str(root), train=True, download=download)
-        te = CIFAR10(str(root), train=False, download=download)
-    except Exception as exc:
+    The files are parsed here rather than by ``torchvision.datasets.CIFAR10``, which also
+    compares each file's MD5 with the original's and so refuses any other copy (a stand-in of
+    :mod:`bnnlib.standin`, a re-pickled archive). When files are missing and ``download`` is
+    allowed, torchvision downloads and verifies the archive first.
+    """
+    folder = root / "cifar-10-batches-py"
+    missing = [name for name in CIFAR10_FILES if not (folder / name).is_file()]
+    if missing and download:
+        from torchvision.datasets import CIFAR10
+
+        try:
+            CIFAR10(str(root), train=True, download=True)
+        except Exception as exc:
+            raise FileNotFoundError(
+                f"CIFAR-10 not found in {folder} (missing {', '.join(missing)}) and the download "
+                f"failed: {exc}") from exc
+        missing = [name for name in CIFAR10_FILES if not (folder / name).is_file()]
+    if missing:
         raise FileNotFoundError(
-            f"CIFAR-10 not found in {root} (torchvision layout {root / 'cifar-10-batches-py'}) "
-            f"and {'the download failed' if download else 'download=False'}: {exc}"
-        ) from exc
+            f"CIFAR-10 not found: {folder} lacks {', '.join(missing)} (expected the folder of the "
+            "original python archive: data_batch_1..5, test_batch, batches.meta)"
+            + ("" if download else "; download=False"))
+    num_classes = DATASETS["cifar10"].num_classes
 
-    def to_tensors(ds, split):
-        x = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2).contiguous()
-        y = torch.as_tensor(ds.targets, dtype=torch.int64)
-        num_classes = DATASETS["cifar10"].num_classes
-        fashion_mnist.check_labels(y.numpy(), num_classes, f"CIFAR-10 {split} set in {root}")
+    def read(names, split):
+        xs, ys = [], []
+        for name in names:
+            entry = _unpickle(folder / name)
+            try:
+                data = np.asarray(entry["data"], dtype=np.uint8)
+                labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"{folder / name} is not a CIFAR batch (a dict with 'data' "
+                                 f"[N, 3072] uint8 and 'labels'): {exc}") from exc
+            if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+                raise ValueError(f"{folder / name}: data {data.shape} and {len(labels)} labels; "
+                                 "expected [N, 3072] and N labels")
+            xs.append(data)
+            ys.append(labels)
+        x = torch.from_numpy(np.concatenate(xs).reshape(-1, 3, 32, 32)).contiguous()
+        y = torch.from_numpy(np.concatenate(ys))
+        fashion_mnist.check_labels(y.numpy(), num_classes, f"CIFAR-10 {split} set in {folder}")
         return x, y
 
-    return (*to_tensors(tr, "training"), *to_tensors(te, "test"))
+    return (*read(CIFAR10_FILES[:5], "training"), *read(("test_batch",), "test"))
+
+
+def _unpickle(path: Path) -> dict:
+    """A pickled CIFAR batch, keys as ``str`` (Python 2 pickles read with latin1)."""
+    import pickle
+
+    try:
+        with open(path, "rb") as fh:
+            entry = pickle.load(fh, encoding="latin1")
+    except Exception as exc:
+        raise ValueError(f"{path} cannot be read as a pickled CIFAR batch: {exc}") from exc
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path} holds a {type(entry).__name__}, not a CIFAR batch dict")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
 
 
 def _imagenet(root: Path, augment: str | None, size: int):

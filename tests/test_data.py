@@ -252,7 +252,37 @@ def test_val_and_test_are_never_augmented(tmp_path, no_debian):
 
 
 def test_cifar10_missing_offline_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"CIFAR-10 not found in .*download=False"):
+    with pytest.raises(FileNotFoundError, match=r"CIFAR-10 not found: .*data_batch_1.*download=False"):
+        get_datasets("cifar10", root=tmp_path, download=False)
+
+
+def test_cifar10_standin_reads_like_torchvision(tmp_path, monkeypatch):
+    """The stand-in's pickles decode to what torchvision's CIFAR10 makes of them (its MD5
+    check aside), and bnnlib reads them into the same pixels and labels (CHW)."""
+    import torchvision.datasets.cifar as tv_cifar
+
+    from bnnlib.standin import write_cifar10
+
+    write_cifar10(tmp_path, train_per_class=3, test_per_class=2)
+    # the stand-in is not the original archive: skip torchvision's MD5 comparison only
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *args, **kwargs: True)
+    tv = {train: tv_cifar.CIFAR10(str(tmp_path), train=train) for train in (True, False)}
+    x, y, vx, vy = data._load_cifar10(tmp_path, download=False)
+    assert x.shape == (30, 3, 32, 32) and vx.shape == (20, 3, 32, 32)
+    assert torch.equal(x.permute(0, 2, 3, 1), torch.from_numpy(tv[True].data))
+    assert y.tolist() == tv[True].targets and vy.tolist() == tv[False].targets
+    assert tv[True].classes[0] == "airplane"
+    train, val, test = get_datasets("cifar10", root=tmp_path, val_size=10, download=False)
+    assert (len(train), len(val), len(test)) == (20, 10, 20)
+    assert train[0][0].shape == (3, 32, 32)
+
+
+def test_cifar10_damaged_batch_names_the_file(tmp_path):
+    from bnnlib.standin import write_cifar10
+
+    folder = write_cifar10(tmp_path, 1, 1)
+    (folder / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="data_batch_3 cannot be read as a pickled CIFAR batch"):
         get_datasets("cifar10", root=tmp_path, download=False)
 
 
@@ -288,6 +318,18 @@ def test_imagenet_tiny_imagefolder(tmp_path):
     x, y = train[0]
     assert x.shape == (3, 8, 8) and 0 <= y < 3
     assert test[0][0].shape == (3, 8, 8)
+
+
+def test_imagenet_standin_in_the_real_layout(tmp_path):
+    from bnnlib.standin import IMAGENET_WNIDS, write_imagenet
+
+    write_imagenet(tmp_path, classes=3, train_per_class=4, val_per_class=2)
+    assert sorted(p.name for p in (tmp_path / "val").iterdir()) == list(IMAGENET_WNIDS[:3])
+    assert (tmp_path / "train" / "n01440764" / "n01440764_1.JPEG").is_file()
+    assert (tmp_path / "val" / "n01440764" / "ILSVRC2012_val_00000001.JPEG").is_file()
+    train, val, test = get_datasets("imagenet", root=tmp_path, val_size=3)
+    assert (len(train), len(val), len(test)) == (9, 3, 6)
+    assert train[0][0].shape == test[0][0].shape == (3, 224, 224)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,18 +411,17 @@ def test_fashion_mnist_labels_out_of_range_name_file_and_range(tmp_path, no_debi
     assert "valid range 0..9" in msg
 
 
-def test_cifar10_labels_out_of_range(tmp_path, monkeypatch):
-    import torchvision.datasets
+def test_cifar10_labels_out_of_range(tmp_path):
+    import pickle
 
-    class FakeCIFAR10:
-        def __init__(self, root, train, download):
-            n = 20 if train else 10
-            self.data = np.zeros((n, 32, 32, 3), dtype=np.uint8)
-            self.targets = [i % 10 for i in range(n)]
-            if not train:
-                self.targets[4] = -1
+    from bnnlib.standin import write_cifar10
 
-    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    folder = write_cifar10(tmp_path, 2, 1)
+    with open(folder / "test_batch", "rb") as fh:
+        entry = pickle.load(fh, encoding="latin1")
+    entry["labels"][4] = -1
+    with open(folder / "test_batch", "wb") as fh:
+        pickle.dump(entry, fh, protocol=2)
     with pytest.raises(ValueError) as err:
         get_datasets("cifar10", root=tmp_path, val_size=10, download=False)
     msg = str(err.value)
