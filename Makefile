@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: repro test lint install clean-venv profile
+.PHONY: repro test test-paper lint install clean-venv profile
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ profile:
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the paper profile end to end on stand-in data in the real formats (~20 min, ~30 GB on 2 cores)
+test-paper: $(STAMP)
+	$(BIN)/python -m pytest -m paper_profile tests/test_paper_profile.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check bnnlib tests
