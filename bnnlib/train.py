@@ -540,8 +540,10 @@ def _train_epoch(run: _Run, state: _State) -> tuple[dict[str, float], dict[str, 
                          epoch=state.epoch, drop_last=recipe.drop_last,
                          skip_batches=state.step_in_epoch, num_workers=run.num_workers,
                          pin_memory=run.device.type == "cuda", shard=shard)
-    sizes = [len(b) for b in epoch_batches(len(run.train_data), recipe.batch_size, True,
-                                           run.seed, state.epoch, recipe.drop_last)]
+    # the global batch sizes weight each rank's loss (several processes only)
+    sizes = ([len(b) for b in epoch_batches(len(run.train_data), recipe.batch_size, True,
+                                            run.seed, state.epoch, recipe.drop_last)]
+             if run.world > 1 else None)
     epoch_lr = run.lr(state.epoch * run.steps_per_epoch)
     bar = tqdm(total=run.steps_per_epoch, initial=state.step_in_epoch, disable=not run.progress,
                desc=f"epoch {state.epoch + 1}/{recipe.epochs}", leave=False, dynamic_ncols=True)
@@ -553,7 +555,8 @@ def _train_epoch(run: _Run, state: _State) -> tuple[dict[str, float], dict[str, 
         else:
             x, y = batch
             shape = tuple(x.shape[1:])
-        step_lr = _train_step(run, state, x, y, tally, sizes[state.step_in_epoch])
+        step_lr = _train_step(run, state, x, y, tally,
+                              sizes[state.step_in_epoch] if sizes else len(x))
         bar.update(1)
         if run.progress and state.step_in_epoch % 20 == 0:
             bar.set_postfix(loss=f"{float(tally.loss) / tally.n:.3f}",

@@ -213,7 +213,7 @@ def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
                              model_name=f"{cfg.family}/{variant}", recipe=recipe(cfg), seed=seed,
                              progress=cfg.progress)
     _log_resume(out_dir, fitted)
-    test = evaluate(model, test_data)
+    test = evaluate(model, test_data, distributed=True)  # each rank a shard, under torchrun
     report = flops.count(model, input_size(cfg))
     result = {
         **base_record(cfg), "variant": variant, "seed": seed,
