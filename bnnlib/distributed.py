@@ -296,7 +296,12 @@ def torchrun_command(target: str, args: Sequence[str], nproc: int, *, nnodes: in
     """The ``torchrun`` command line that runs ``target`` (a module, ``python -m target``, or
     a path ending in ``.py``) with ``args`` in ``nproc`` processes on this machine
     (``nnodes > 1``: this machine is one of several meeting at ``rdzv_endpoint``)."""
-    torchrun = shutil.which("torchrun") or os.path.join(os.path.dirname(sys.executable), "torchrun")
+    # the torchrun of this Python's environment first: another one on PATH runs another torch
+    sibling = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    torchrun = sibling if os.access(sibling, os.X_OK) else shutil.which("torchrun")
+    if torchrun is None:
+        raise FileNotFoundError(f"torchrun not found beside {sys.executable} nor on PATH: "
+                                "install torch in this environment")
     cmd = [torchrun, f"--nproc-per-node={nproc}"]
     if nnodes > 1:
         if rdzv_endpoint is None:
