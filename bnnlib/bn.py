@@ -28,10 +28,11 @@ def fixed_subset(data: Dataset, num_images: int | None, seed: int = 0) -> Datase
 
 
 def recalibrate_bn(model: nn.Module, data: Dataset, num_images: int | None = 2000,
-                   batch_size: int = 256, seed: int = 0) -> int:
+                   batch_size: int = 256, seed: int = 0, num_workers: int = 0) -> int:
     """Reset BN running statistics and re-estimate them on a fixed subset of ``data``.
 
-    Returns the number of BN layers recalibrated. The model's train/eval mode and the BN
+    Returns the number of BN layers recalibrated. ``num_workers``: DataLoader workers for data
+    read from disk. The model's train/eval mode and the BN
     momenta are restored afterwards; no gradient is computed.
     """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -46,7 +47,8 @@ def recalibrate_bn(model: nn.Module, data: Dataset, num_images: int | None = 200
             bn.momentum = None  # cumulative moving average
         model.train()
         with torch.no_grad():
-            for x, _ in make_loader(fixed_subset(data, num_images, seed), batch_size):
+            for x, _ in make_loader(fixed_subset(data, num_images, seed), batch_size,
+                                    num_workers=num_workers):
                 model(x.to(device))
     finally:
         for bn, m in zip(bns, momenta, strict=True):

@@ -29,18 +29,21 @@ class OneShotEvaluator:
 
     def __init__(self, supernet: Supernet, calib_data: Dataset, val_data: Dataset, *,
                  calib_images: int | None = 2000, val_images: int | None = None,
-                 batch_size: int = 256, seed: int = 0):
+                 batch_size: int = 256, seed: int = 0, num_workers: int = 0):
         self.supernet = supernet
         self.calib = fixed_subset(calib_data, calib_images, seed)
         self.val = fixed_subset(val_data, val_images, seed + 1)
         self.batch_size = batch_size
+        self.num_workers = num_workers  # data loading only: scores do not depend on it
         self.evaluations = 0
 
     def __call__(self, genome: Sequence) -> float:
         self.supernet.set_genome(genome)
-        recalibrate_bn(self.supernet, self.calib, None, self.batch_size)
+        recalibrate_bn(self.supernet, self.calib, None, self.batch_size,
+                       num_workers=self.num_workers)
         self.evaluations += 1
-        return evaluate(self.supernet, self.val, self.batch_size)["top1"]
+        return evaluate(self.supernet, self.val, self.batch_size,
+                        num_workers=self.num_workers)["top1"]
 
 
 class FinetuneEvaluator:
@@ -53,8 +56,9 @@ class FinetuneEvaluator:
 
     def __init__(self, supernet: Supernet, train_data: Dataset, val_data: Dataset, *,
                  epochs: int = 1, calib_images: int | None = 2000, val_images: int | None = None,
-                 batch_size: int = 128, seed: int = 0, **recipe_kwargs):
+                 batch_size: int = 128, seed: int = 0, num_workers: int = 0, **recipe_kwargs):
         self.supernet = supernet
+        self.num_workers = num_workers  # training draws crops in the workers: part of the state
         self.train_data = train_data
         self.calib = fixed_subset(train_data, calib_images, seed)
         self.val = fixed_subset(val_data, val_images, seed + 1)
@@ -71,8 +75,8 @@ class FinetuneEvaluator:
             # one candidate per process: under torchrun the search splits candidates over
             # the ranks (bnnlib.distributed), so this training is not data-parallel
             fit(model, self.train_data, recipe=self.recipe, seed=self.seed, out_dir=None,
-                progress=False, distributed=False)
+                progress=False, distributed=False, num_workers=self.num_workers)
         else:
-            recalibrate_bn(model, self.calib, None, self.batch_size)
+            recalibrate_bn(model, self.calib, None, self.batch_size, num_workers=self.num_workers)
         self.evaluations += 1
-        return evaluate(model, self.val, self.batch_size)["top1"]
+        return evaluate(model, self.val, self.batch_size, num_workers=self.num_workers)["top1"]

@@ -75,6 +75,9 @@ class Data:
     val_subset: int | None = setting(1000, "search-validation images kept (null: all of val_size)", low=1)
     test_subset: int | None = setting(None, "test images (null: the whole test set)", low=1)
     data_seed: int = setting(0, "seed of the split and the subsets (fixed, apart from training)", low=0)
+    workers: int = setting(
+        0, "DataLoader worker processes per training process for data read from disk (ImageNet; "
+        "in-memory datasets use none); they draw the random crops, so results depend on it", low=0)
 
 
 @dataclass(frozen=True)

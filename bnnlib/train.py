@@ -282,14 +282,16 @@ def _forward(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
 
 def evaluate(model: nn.Module, data: Dataset, batch_size: int = 512, *,
              device: str | torch.device | None = None, amp: bool | None = None,
-             progress: bool = False, distributed: bool = False) -> dict[str, float]:
+             progress: bool = False, distributed: bool = False,
+             num_workers: int = 0) -> dict[str, float]:
     """Mean cross-entropy and top-1/top-5 accuracy of ``model`` on ``data``, in eval mode.
 
     Returns ``{"loss", "top1", "top5", "n"}``; accuracies are fractions in ``[0, 1]``.
     ``device`` defaults to where the model's parameters are; the model's train/eval mode is
     restored afterwards. ``distributed=True`` (inside a process group; every rank must call
     it) splits ``data`` into contiguous shards, one per rank, and sums the counts over ranks:
-    every rank returns the numbers of the whole of ``data``.
+    every rank returns the numbers of the whole of ``data``. ``num_workers``: DataLoader
+    workers for datasets read from disk (in-memory ones are indexed a batch at a time).
     """
     device, amp = _resolve_device(device, amp, _model_device(model))
     distributed = distributed and dist.is_distributed()
@@ -300,7 +302,8 @@ def evaluate(model: nn.Module, data: Dataset, batch_size: int = 512, *,
     n = 0
     if distributed:
         data = Subset(data, dist.shard(range(len(data))))
-    loader = make_loader(data, batch_size, pin_memory=device.type == "cuda")
+    loader = make_loader(data, batch_size, pin_memory=device.type == "cuda",
+                         num_workers=num_workers)
     try:
         with torch.inference_mode():
             for x, y in tqdm(loader, desc="eval", disable=not progress, leave=False):
@@ -585,7 +588,7 @@ def _evaluate_epoch(run: _Run) -> dict[str, float]:
     if run.val_data is None or len(run.val_data) == 0:
         return {}
     val = evaluate(run.model, run.val_data, run.eval_batch_size, device=run.device, amp=run.amp,
-                   distributed=run.world > 1)
+                   distributed=run.world > 1, num_workers=run.num_workers)
     return {"val_loss": val["loss"], "val_top1": val["top1"], "val_top5": val["top5"]}
 
 

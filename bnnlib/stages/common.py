@@ -211,9 +211,10 @@ def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
     log(f"== {stage}: {cfg.family} {variant} seed {seed} {genome}")
     model, fitted = fit_item(build, out_dir, train_data, val_data,
                              model_name=f"{cfg.family}/{variant}", recipe=recipe(cfg), seed=seed,
-                             progress=cfg.progress)
+                             progress=cfg.progress, num_workers=cfg.workers)
     _log_resume(out_dir, fitted)
-    test = evaluate(model, test_data, distributed=True)  # each rank a shard, under torchrun
+    # each rank a shard, under torchrun
+    test = evaluate(model, test_data, distributed=True, num_workers=cfg.workers)
     report = flops.count(model, input_size(cfg))
     result = {
         **base_record(cfg), "variant": variant, "seed": seed,

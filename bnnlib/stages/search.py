@@ -101,12 +101,15 @@ def make_evaluator(cfg: View, supernet) -> tuple[CachedAccuracy, dict]:
     train_plain, val_data, _ = datasets(cfg, augment=False)
     common = {"calib_images": cfg.calib_images, "val_images": cfg.val_images, "seed": cfg.seed}
     if cfg.study == "groups" or cfg.finetune_epochs == 0:
-        evaluator = OneShotEvaluator(supernet, train_plain, val_data, **common)
+        evaluator = OneShotEvaluator(supernet, train_plain, val_data, **common,
+                                     num_workers=cfg.workers)
         kind = {"kind": "one-shot"}
     else:
-        evaluator = FinetuneEvaluator(supernet, datasets(cfg)[0], val_data, epochs=cfg.finetune_epochs, **common)
+        evaluator = FinetuneEvaluator(supernet, datasets(cfg)[0], val_data, epochs=cfg.finetune_epochs,
+                                      **common, num_workers=cfg.workers)
+        # the workers draw the fine-tuning crops: they determine the scores
         kind = {"kind": "finetune", "epochs": cfg.finetune_epochs, "recipe": evaluator.fit_kwargs,
-                "train": dataset_fingerprint(evaluator.train_data)}
+                "train": dataset_fingerprint(evaluator.train_data), "workers": cfg.workers}
     identity = {**kind, **common, "batch_size": evaluator.batch_size,
                 "calib": dataset_fingerprint(evaluator.calib),
                 "val": dataset_fingerprint(evaluator.val)}
