@@ -1,39 +1,51 @@
 """Supernet cost: training-step time vs the extracted static model, and candidate evaluations/min.
 
-1. For each family, at the model sizes of a profile (``--sizes``, default ``cpu``: Fashion-MNIST
-   1x28x28, batch 128; see ``bench/sizes.py``), draw a few random genomes; for
-   each, time a training step (forward, cross-entropy, backward, Adam) of the supernet with that
-   genome set (``set_genome`` inside the step, as supernet training does) and of the static
-   model ``supernet.extract(genome)``. Steps alternate between the two, and the median per-step
-   time of each is kept, so machine load hits both alike. The aim (issue 4) is a ratio of at
-   most 1.3: weight sharing (block-diagonal crops, prefix slices) should cost little.
+1. For each family, at the model sizes and input of a profile (``--sizes``, default ``cpu``:
+   Fashion-MNIST 1x28x28; ``gpu``: the papers' widths on 28x28; ``paper``: CIFAR-10 / ImageNet;
+   see ``bench/sizes.py``), draw a few random genomes; for each, time a training step (forward,
+   cross-entropy, backward, Adam; on CUDA channels_last and bfloat16 autocast, as ``fit``) of
+   the supernet with that genome set (``set_genome`` inside the step, as supernet training does)
+   and of the static model ``supernet.extract(genome)``. Steps alternate between the two, and
+   the median per-step time of each is kept, so machine load hits both alike. Targets: at most
+   1.3 on CPU (issue 4), 1.1 on a GPU (issue 13).
 2. Candidate evaluations per minute of the one-shot evaluator used by stage 03 (BN
    recalibration on ``--calib`` images + top-1 on ``--val`` images + the OPs lookup of the
-   budget check), on real Fashion-MNIST.
+   budget check), on in-memory images of the profile's shape (random pixels: the rate does not
+   depend on them), at evaluation batch ``--eval-batch``. Target on a GPU: 1,000 per minute
+   for a width-1 MobileNet supernet at 28x28 (issue 13).
 
     python bench/bench_supernet.py                   # all families
     python bench/bench_supernet.py --families mobilenet_m1 --genomes 5 --json out.json
+    python bench/bench_supernet.py --device cuda --sizes gpu --batch 1024
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import platform
 import statistics
 import time
 
 import numpy as np
 import torch
-from sizes import FAMILIES, profile_kwargs
+from bench_train import device_name, sync
+from sizes import FAMILIES, profile_input, profile_kwargs
 from torch import nn
 
 from bnnlib import supernet
+from bnnlib.data import InMemoryImages
 from bnnlib.evaluators import OneShotEvaluator
 
 
 def step_times(sn, static, genome, x, y, steps: int) -> tuple[float, float]:
     """Median seconds per training step of the supernet (genome set each step) and the static model."""
+    device = x.device
+    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+           else contextlib.nullcontext())
+    if device.type == "cuda":
+        sn.to(memory_format=torch.channels_last)
+        static.to(device, memory_format=torch.channels_last)
     opt_sn = torch.optim.Adam(sn.parameters(), 1e-3)
     opt_st = torch.optim.Adam(static.parameters(), 1e-3)
     loss = nn.CrossEntropyLoss()
@@ -42,45 +54,77 @@ def step_times(sn, static, genome, x, y, steps: int) -> tuple[float, float]:
     static.train()
     for i in range(steps + 2):  # two warm-up rounds
         for kind in ("supernet", "static"):
+            sync(device)
             t = time.perf_counter()
             if kind == "supernet":
                 sn.set_genome(genome)
                 opt_sn.zero_grad(set_to_none=True)
-                loss(sn(x), y).backward()
+                with amp:
+                    out = loss(sn(x), y)
+                out.backward()
                 opt_sn.step()
             else:
                 opt_st.zero_grad(set_to_none=True)
-                loss(static(x), y).backward()
+                with amp:
+                    out = loss(static(x), y)
+                out.backward()
                 opt_st.step()
+            sync(device)
             if i >= 2:
                 times[kind].append(time.perf_counter() - t)
     return statistics.median(times["supernet"]), statistics.median(times["static"])
 
 
+def random_images(n: int, shape, classes: int, seed: int = 0) -> InMemoryImages:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=g)
+    targets = torch.randint(0, classes, (n,), generator=g)
+    c = shape[0]
+    return InMemoryImages(images, targets, [0.5] * c, [0.25] * c)
+
+
+def write(args: argparse.Namespace, sizes: dict, device: torch.device, rows: list[dict]) -> None:
+    meta = {"machine": device_name(device), "torch": torch.__version__, "sizes": sizes,
+            "profile": args.sizes, "calib_images": args.calib, "val_images": args.val,
+            "eval_batch": args.eval_batch}
+    with open(args.json, "w") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=2)
+
+
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
-    parser.add_argument("--sizes", default="cpu", help="profile whose model sizes to time (profiles/<name>.yaml)")
+    parser.add_argument("--sizes", default="cpu", help="profile whose model sizes and input to time (profiles/<name>.yaml)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--genomes", type=int, default=3)
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=None, help="training batch (default: the profile's)")
     parser.add_argument("--calib", type=int, default=500)
     parser.add_argument("--val", type=int, default=1000)
+    parser.add_argument("--eval-batch", type=int, nargs="+", default=[256],
+                        help="batches of BN recalibration and scoring, one rate each")
     parser.add_argument("--evals", type=int, default=5, help="candidates timed per family")
+    parser.add_argument("--autotune", choices=("off", "both"), default="both",
+                        help="on CUDA, also time evaluations with cudnn.benchmark forced on")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as fit does
 
-    from bnnlib.data import get_datasets
-
-    train, val, _ = get_datasets("fashion_mnist", augment=False, subset=(2000, None, None))
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(args.batch, 1, 28, 28, generator=gen)
-    y = torch.randint(0, 10, (args.batch,), generator=gen)
     sizes = {family: profile_kwargs(family, args.sizes) for family in args.families}
     rows = []
     for family in args.families:
+        inp = profile_input(family, args.sizes)
+        batch = args.batch or inp["batch_size"]
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(batch, *inp["shape"], generator=gen).to(device)
+        y = torch.randint(0, inp["classes"], (batch,), generator=gen).to(device)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
         torch.manual_seed(0)
-        sn = supernet.build(family, num_classes=10, in_channels=1, **sizes[family])
+        sn = supernet.build(family, num_classes=inp["classes"], in_channels=inp["shape"][0],
+                            **sizes[family]).to(device)
         rng = np.random.default_rng(0)
         ratios, sn_ms, st_ms = [], [], []
         for _ in range(args.genomes):
@@ -90,26 +134,43 @@ def main(argv=None) -> list[dict]:
             ratios.append(a / b)
             sn_ms.append(1e3 * a)
             st_ms.append(1e3 * b)
-        ev = OneShotEvaluator(sn, train, val, calib_images=args.calib, val_images=args.val)
-        t = time.perf_counter()
-        for _ in range(args.evals):
-            genome = sn.sample(rng)
-            sn.ops(genome, (1, 28, 28))
-            ev(genome)
-        per_min = 60 * args.evals / (time.perf_counter() - t)
-        row = {"family": family, "supernet_step_ms": statistics.median(sn_ms),
+        images = random_images(args.calib + args.val, inp["shape"], inp["classes"])
+        calib = torch.utils.data.Subset(images, range(args.calib))
+        val = torch.utils.data.Subset(images, range(args.calib, args.calib + args.val))
+        rates = {}
+        for autotune in ((False, True) if device.type == "cuda" and args.autotune == "both"
+                         else (False,)):
+            # cudnn.benchmark autotunes every new conv shape: candidates bring new shapes
+            torch.backends.cudnn.benchmark = autotune
+            for eval_batch in args.eval_batch:
+                ev = OneShotEvaluator(sn, calib, val, calib_images=None, val_images=None,
+                                      batch_size=eval_batch, autotune=autotune)
+                ev(sn.sample(rng))  # warm-up: first kernels
+                sync(device)
+                t = time.perf_counter()
+                for _ in range(args.evals):
+                    genome = sn.sample(rng)
+                    sn.ops(genome, inp["shape"])
+                    ev(genome)
+                sync(device)
+                rates[f"autotune{int(autotune)}_batch{eval_batch}"] = (
+                    60 * args.evals / (time.perf_counter() - t))
+        torch.backends.cudnn.benchmark = device.type == "cuda"
+        per_min = rates[f"autotune0_batch{args.eval_batch[0]}"]
+        row = {"family": family, "input": list(inp["shape"]), "batch": batch,
+               "supernet_step_ms": statistics.median(sn_ms),
                "static_step_ms": statistics.median(st_ms), "ratio_median": statistics.median(ratios),
-               "ratio_max": max(ratios), "evaluations_per_min": per_min}
+               "ratio_max": max(ratios), "evaluations_per_min": per_min,
+               "evaluations_per_min_by_setting": rates}
         rows.append(row)
+        if args.json:  # after every family: a run stopped later keeps what it measured
+            write(args, sizes, device, rows)
         print(f"{family:13s} supernet {row['supernet_step_ms']:7.1f} ms  static {row['static_step_ms']:7.1f} ms  "
               f"ratio {row['ratio_median']:.2f} (max {row['ratio_max']:.2f})  "
-              f"one-shot evaluations {per_min:5.1f}/min", flush=True)
-    meta = {"machine": f"{platform.machine()}, {torch.get_num_threads()} threads", "torch": torch.__version__,
-            "sizes": sizes,
-            "batch": args.batch, "calib_images": args.calib, "val_images": args.val}
+              f"one-shot evaluations/min " + ", ".join(f"{k} {v:.0f}" for k, v in rates.items()),
+              flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "rows": rows}, f, indent=2)
+        write(args, sizes, device, rows)
     return rows
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bnnlib import settings
+from bnnlib.registry import dataset_info
 from bnnlib.stages.common import model_kwargs
 
 FAMILIES = settings.FAMILIES
@@ -24,3 +25,14 @@ def profile_kwargs(family: str, profile: str = "cpu") -> dict:
     kwargs = model_kwargs(settings.view("uniform", family, path, root=PROFILES.parent))
     del kwargs["num_classes"], kwargs["in_channels"]  # the benchmarks fix Fashion-MNIST shapes
     return kwargs
+
+
+def profile_input(family: str, profile: str = "cpu") -> dict:
+    """Input of ``family`` in ``profile``: ``{"shape": (C, H, W), "classes", "batch_size",
+    "dataset"}`` (the profile's dataset and its study's training batch)."""
+    profile_kwargs(family, profile)  # the same errors for an unknown profile or family
+    view = settings.view("uniform", family, PROFILES / f"{profile}.yaml", root=PROFILES.parent)
+    info = dataset_info(view.dataset)
+    return {"shape": (info.in_channels, info.image_size, info.image_size),
+            "classes": info.num_classes, "batch_size": int(view.batch_size),
+            "dataset": view.dataset}

@@ -28,6 +28,8 @@ from collections.abc import Callable
 
 import torch
 
+from . import fused
+
 Quantizer = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -41,7 +43,13 @@ def _sign(x: torch.Tensor) -> torch.Tensor:
 
 
 class _SignWithSurrogate(torch.autograd.Function):
-    """sign(x) forward; backward multiplies by ``surrogate(x)``, the derivative of a proxy."""
+    """sign(x) forward; backward multiplies by ``surrogate(x)``, the derivative of a proxy.
+
+    On CUDA both directions are one fused kernel each (:mod:`bnnlib.fused`, named by
+    ``fused_kind``); the eager formulas below are the reference and the CPU path.
+    """
+
+    fused_kind = ""
 
     @staticmethod
     def surrogate(x: torch.Tensor) -> torch.Tensor:
@@ -50,15 +58,19 @@ class _SignWithSurrogate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return _sign(x)
+        y = fused.forward(x, "sign") if fused.available(x) else None
+        return y if y is not None else _sign(x)
 
     @classmethod
     def backward(cls, ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * cls.surrogate(x).to(grad.dtype)
+        g = fused.backward(grad, x, cls.fused_kind) if fused.available(grad, x) else None
+        return g if g is not None else grad * cls.surrogate(x).to(grad.dtype)
 
 
 class _SignApprox(_SignWithSurrogate):
+    fused_kind = "approx"
+
     @staticmethod
     def surrogate(x):
         # dA/dx = 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere  ==  max(2 - 2|x|, 0)
@@ -66,6 +78,8 @@ class _SignApprox(_SignWithSurrogate):
 
 
 class _SignSTE(_SignWithSurrogate):
+    fused_kind = "clip"
+
     @staticmethod
     def surrogate(x):
         return x.abs().le_(1.0)  # float mask 1/0, one allocation
@@ -75,12 +89,18 @@ class _DoReFaActivation(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
+        y = fused.forward(x, "dorefa") if fused.available(x) else None
+        if y is not None:
+            return y
         # round(clip(x, 0, 1)) with round-half-to-even (torch.round / tf.round): 0.5 -> 0
         return (x - 0.5).sign_().clamp_(min=0.0)  # x - 0.5 is exact near 0.5: 0.5 -> sign 0 -> 0
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
+        g = fused.backward(grad, x, "unit") if fused.available(grad, x) else None
+        if g is not None:
+            return g
         return grad * x.clamp(0.0, 1.0).eq_(x).to(grad.dtype)  # 1 on [0, 1], 0 outside
 
 
@@ -91,12 +111,17 @@ class _ScaledSign(torch.autograd.Function):
     def forward(ctx, w, alpha, clip):
         ctx.save_for_backward(w)
         ctx.clip = clip
+        if w.is_cuda:  # one kernel instead of three plus the product
+            return torch.where(w >= 0, alpha, -alpha).to(w.dtype)
         return alpha * _sign(w)
 
     @staticmethod
     def backward(ctx, grad):
         (w,) = ctx.saved_tensors
         if ctx.clip:
+            g = fused.backward(grad, w, "clip") if fused.available(grad, w) else None
+            if g is not None:
+                return g, None, None
             grad = grad * w.abs().le_(1.0).to(grad.dtype)
         return grad, None, None
 

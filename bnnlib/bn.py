@@ -13,7 +13,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from .train import make_loader
+from .data import on_device
+from .train import _forward, _resolve_device, make_loader
 
 
 def fixed_subset(data: Dataset, num_images: int | None, seed: int = 0) -> Dataset:
@@ -40,16 +41,19 @@ def recalibrate_bn(model: nn.Module, data: Dataset, num_images: int | None = 200
         return 0
     momenta = [bn.momentum for bn in bns]
     was_training = model.training
-    device = next(model.parameters()).device
+    # the forward pass of training and evaluation: on a GPU, images on the device,
+    # channels_last and bfloat16 autocast (bnnlib.train)
+    device, amp = _resolve_device(None, None, next(model.parameters()).device)
+    subset = on_device(fixed_subset(data, num_images, seed), device)
     try:
         for bn in bns:
             bn.reset_running_stats()
             bn.momentum = None  # cumulative moving average
         model.train()
         with torch.no_grad():
-            for x, _ in make_loader(fixed_subset(data, num_images, seed), batch_size,
-                                    num_workers=num_workers):
-                model(x.to(device))
+            for x, y in make_loader(subset, batch_size, num_workers=num_workers,
+                                    pin_memory=device.type == "cuda"):
+                _forward(model, x, y, device, amp)
     finally:
         for bn, m in zip(bns, momenta, strict=True):
             bn.momentum = m

@@ -144,15 +144,36 @@ def save_checkpoint(out: Path, identity: dict, run_state: dict[str, Any], *,
         save_checksummed(state, out / "best.pt")
 
 
+_WARNED: list[bool] = []
+
+
+def _warn_no_dvclive() -> None:
+    if not _WARNED:
+        _WARNED.append(True)
+        print("bnnlib: dvclive is not installed: per-epoch metrics go to history.json only "
+              "(no live/ folder)", flush=True)
+
+
 class MetricsLog:
-    """Per-epoch metrics through DVCLive (``dvcyaml=False``) plus ``history.json``."""
+    """Per-epoch metrics through DVCLive (``dvcyaml=False``) plus ``history.json``.
+
+    Without dvclive installed (a bare GPU image running the stage functions directly), only
+    ``history.json`` is written, and a one-line notice says so; the project's own install
+    (``make install``) always has it.
+    """
 
     def __init__(self, out_dir: Path, history: list[dict], enabled: bool) -> None:
         self.out_dir = out_dir
         self.live = None
         if not enabled:
             return
-        from dvclive import Live
+        try:
+            from dvclive import Live
+        except ImportError:  # a bare environment (e.g. a GPU image): history.json alone
+            _warn_no_dvclive()
+            self._write_history(history)
+            self.enabled_history_only = True
+            return
 
         # resume=False clears the folder; the rows are then replayed from the checkpoint's
         # history, so the files equal an uninterrupted run's even after a crash between
@@ -178,6 +199,8 @@ class MetricsLog:
 
     def epoch_end(self, row: dict, history: list[dict]) -> None:
         if self.live is None:
+            if getattr(self, "enabled_history_only", False):
+                self._write_history(history)
             return
         self._log(row)
         self._write_history(history)

@@ -58,6 +58,9 @@ __all__ = [
     "class_balanced_subset",
     "dataset_targets",
     "dataset_fingerprint",
+    "on_device",
+    "on_cuda",
+    "flatten_subsets",
 ]
 
 _AUGMENTS = (None, "none", "flip", "crop_flip")
@@ -164,25 +167,85 @@ class InMemoryImages(Dataset):
         return self._batch(torch.as_tensor(index, dtype=torch.int64))
 
     def _batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self.images.device
+        idx = idx.to(device)
         x = self.images[idx]
         if self.augment == "crop_flip":
             x = _random_crop(x, self.pad)
         if self.augment in ("flip", "crop_flip"):
-            flip = torch.rand(len(x)) < 0.5
+            # drawn on the CPU wherever the images are: the same stream on every device
+            flip = (torch.rand(len(x)) < 0.5).to(device)
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
         x = x.to(torch.float32).mul_(self._scale).add_(self._shift)
         return x, self.targets[idx]
 
+    def to(self, device: str | torch.device, indices: Sequence[int] | None = None) -> InMemoryImages:
+        """A copy on ``device`` holding the images ``indices`` (all when None), same augmentation.
+
+        Batches drawn from it equal those of the CPU dataset (the random crops and flips are
+        drawn on the CPU from the same global RNG, then moved). Used by :func:`on_device`.
+        """
+        index = (torch.as_tensor(list(indices), dtype=torch.int64) if indices is not None
+                 else slice(None))
+        view = object.__new__(InMemoryImages)
+        view.__dict__.update(self.__dict__)
+        view.images = self.images[index].to(device)
+        view.targets = self.targets[index].to(device)
+        view._scale = self._scale.to(device)
+        view._shift = self._shift.to(device)
+        view._content_cache = {}  # another set of images: its own digest
+        return view
+
+
+def on_device(data: Dataset, device: str | torch.device) -> Dataset:
+    """``data`` with its images on ``device`` when it is held in memory (an
+    :class:`InMemoryImages` or a ``Subset`` of one, nested or not); any other dataset, or a CPU
+    ``device``, is returned as it is.
+
+    On a GPU this turns every batch into one gather on the device: no host-to-device copy and
+    no normalisation on the CPU per step (issue: ``fit`` within 10% of a bare step loop).
+    """
+    device = torch.device(device)
+    if device.type == "cpu":
+        return data
+    base, indices = flatten_subsets(data)
+    if not isinstance(base, InMemoryImages):
+        return data
+    if base.images.device == device and indices is None:
+        return base
+    return base.to(device, indices)
+
+
+def flatten_subsets(data: Dataset) -> tuple[Dataset, list[int] | None]:
+    """``(base, indices)`` with ``Subset(base, indices)`` equal to ``data``, however many
+    ``Subset`` layers it has; ``indices`` is None when ``data`` is no ``Subset``."""
+    indices = None
+    while isinstance(data, Subset):
+        inner = list(data.indices)
+        indices = inner if indices is None else [inner[i] for i in indices]
+        data = data.dataset
+    return data, indices
+
+
+def on_cuda(data: Dataset) -> bool:
+    """True when ``data`` holds its images on a GPU (then no pinned-memory copies)."""
+    while isinstance(data, Subset):
+        data = data.dataset
+    return isinstance(data, InMemoryImages) and data.images.is_cuda
+
 
 def _random_crop(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """Per-image random crop of size ``H x W`` from the zero-padded batch (vectorised)."""
+    """Per-image random crop of size ``H x W`` from the zero-padded batch (vectorised).
+    The offsets are drawn on the CPU (the same stream on every device)."""
     b, c, h, w = x.shape
+    dev = x.device
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    oy = torch.randint(0, 2 * pad + 1, (b,))
-    ox = torch.randint(0, 2 * pad + 1, (b,))
-    rows = (oy.view(b, 1) + torch.arange(h)).view(b, 1, h, 1)
-    cols = (ox.view(b, 1) + torch.arange(w)).view(b, 1, 1, w)
-    return padded[torch.arange(b).view(b, 1, 1, 1), torch.arange(c).view(1, c, 1, 1), rows, cols]
+    oy = torch.randint(0, 2 * pad + 1, (b,)).to(dev)
+    ox = torch.randint(0, 2 * pad + 1, (b,)).to(dev)
+    rows = (oy.view(b, 1) + torch.arange(h, device=dev)).view(b, 1, h, 1)
+    cols = (ox.view(b, 1) + torch.arange(w, device=dev)).view(b, 1, 1, w)
+    return padded[torch.arange(b, device=dev).view(b, 1, 1, 1),
+                  torch.arange(c, device=dev).view(1, c, 1, 1), rows, cols]
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,8 +15,10 @@ set is never used here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
+import torch
 from torch.utils.data import Dataset
 
 from .bn import fixed_subset, recalibrate_bn
@@ -29,8 +31,10 @@ class OneShotEvaluator:
 
     def __init__(self, supernet: Supernet, calib_data: Dataset, val_data: Dataset, *,
                  calib_images: int | None = 2000, val_images: int | None = None,
-                 batch_size: int = 256, seed: int = 0, num_workers: int = 0):
+                 batch_size: int = 256, seed: int = 0, num_workers: int = 0,
+                 autotune: bool = False):
         self.supernet = supernet
+        self.autotune = autotune  # cudnn.benchmark as it is (True) or off while scoring
         self.calib = fixed_subset(calib_data, calib_images, seed)
         self.val = fixed_subset(val_data, val_images, seed + 1)
         self.batch_size = batch_size
@@ -39,11 +43,29 @@ class OneShotEvaluator:
 
     def __call__(self, genome: Sequence) -> float:
         self.supernet.set_genome(genome)
-        recalibrate_bn(self.supernet, self.calib, None, self.batch_size,
-                       num_workers=self.num_workers)
-        self.evaluations += 1
-        return evaluate(self.supernet, self.val, self.batch_size,
-                        num_workers=self.num_workers)["top1"]
+        with contextlib.nullcontext() if self.autotune else no_autotuning():
+            recalibrate_bn(self.supernet, self.calib, None, self.batch_size,
+                           num_workers=self.num_workers)
+            self.evaluations += 1
+            return evaluate(self.supernet, self.val, self.batch_size,
+                            num_workers=self.num_workers)["top1"]
+
+
+@contextlib.contextmanager
+def no_autotuning():
+    """cuDNN autotuning (``cudnn.benchmark``, which ``fit`` turns on) off for the block.
+
+    Each candidate brings convolutions of new shapes (group counts, widths), and autotuning
+    each new shape for a few forward passes costs more than it saves: measured on an H200 at
+    the gpu profile's sizes, one-shot evaluations of VGG-small's supernet ran at 778 per minute
+    without it and 107 with it (bench/bench_supernet.py; docs/gpu.md).
+    """
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 class FinetuneEvaluator:

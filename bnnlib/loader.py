@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, default_collate
 
-from .data import InMemoryImages
+from .data import InMemoryImages, on_cuda
 
 __all__ = ["make_loader", "epoch_batches"]
 
@@ -46,7 +46,9 @@ def make_loader(data: Dataset, batch_size: int, *, shuffle: bool = False, seed: 
     ``shard=(part, parts)`` keeps the ``part``-th of ``parts`` contiguous chunks of every
     batch (:func:`bnnlib.distributed.shard`: data-parallel training); a chunk can be empty
     (a last batch smaller than ``parts``), and then comes as ``None`` from the per-item path.
+    ``pin_memory`` is ignored for data already on a GPU (:func:`bnnlib.data.on_device`).
     """
+    pin_memory = pin_memory and not on_cuda(data)
     batches = epoch_batches(len(data), batch_size, shuffle, seed, epoch, drop_last)[skip_batches:]
     if shard is not None:
         from .distributed import shard as chunk

@@ -106,6 +106,9 @@ class Search:
     mutation_prob: float = setting(0.1, "per-gene probability of a change in a mutation", low=0.0, high=1.0)
     calib_images: int | None = setting(500, "training images for BN recalibration of a candidate (null: all)", low=1)
     val_images: int | None = setting(1000, "search-validation images scoring a candidate (null: all)", low=1)
+    eval_batch_size: int = setting(
+        256, "batch of a one-shot candidate's BN recalibration and scoring (recalibrated "
+        "statistics average per-batch variances: part of the score)", low=1)
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,9 @@ class Params:
     devices: int | str = setting(
         1, "training processes on this machine: 1, N, or auto = one per GPU (torchrun, DDP)",
         tracked=False, check=check_devices)
+    checkpoint_interval: float = setting(
+        0.0, "seconds between epoch-end checkpoints of a training (0: every epoch; the last "
+        "epoch always): resume granularity against checkpoint I/O", low=0.0, tracked=False)
     data: Data = setting(Data, "datasets and splits")
     groups: GroupsStudy = setting(GroupsStudy, "groups study (Phan et al. 2020)")
     widths: WidthsStudy = setting(WidthsStudy, "widths study (Shen et al. 2019)")
@@ -405,6 +411,8 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
             "dataset": f"{fam}.dataset", "data_root": f"{fam}.data_root"}
     if stage in ("uniform", "supernet", "search", "retrain", "proxy"):
         keys["devices"] = "devices"
+    if stage in ("uniform", "supernet", "retrain", "proxy"):
+        keys["checkpoint_interval"] = "checkpoint_interval"
     if stage in ("uniform", "retrain"):
         keys["seeds"] = "seeds"
     if stage in ("search", "retrain"):
@@ -422,7 +430,8 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
         keys.update({k: f"{study}.train.{k}" for k in _fields(Recipe)})
     if stage == "proxy":
         keys.update({k: f"{study}.proxy.{k}" for k in _fields(Proxy) if k != "epochs"})
-        scoring = ("calib_images", "val_images") + (("finetune_epochs",) if study == "widths" else ())
+        scoring = (("calib_images", "val_images", "eval_batch_size")
+                   + (("finetune_epochs",) if study == "widths" else ()))
         keys.update({k: f"{study}.search.{k}" for k in scoring})
     if stage == "supernet" and study == "widths":
         keys["supernet_sampling"] = "widths.supernet_sampling"

@@ -10,9 +10,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+import bench_fit  # noqa: E402
 import bench_supernet  # noqa: E402
 import bench_train  # noqa: E402
-from sizes import profile_kwargs  # noqa: E402
+import derive_params  # noqa: E402
+from sizes import profile_input, profile_kwargs  # noqa: E402
 
 
 def test_profile_kwargs_reads_the_profiles():
@@ -21,11 +23,21 @@ def test_profile_kwargs_reads_the_profiles():
     assert profile_kwargs("resnet18", "smoke")["small_input"] is False
     assert profile_kwargs("mobilenet_m2", "cpu") == {"width_mult": 0.5, "small_input": False}
     assert profile_kwargs("mobilenet_m1", "paper")["width_mult"] == 1.0
+    assert profile_kwargs("mobilenet_m3", "gpu") == {"width_mult": 1.0, "small_input": True}
+    assert profile_kwargs("resnet18", "gpu") == {"width_mult": 1.0, "small_input": True}
+
+
+def test_profile_input_is_the_profiles_dataset_and_batch():
+    assert profile_input("vgg_small", "gpu") == {"shape": (1, 28, 28), "classes": 10,
+                                                 "batch_size": 512, "dataset": "fashion_mnist"}
+    assert profile_input("vgg_small", "paper")["shape"] == (3, 32, 32)
+    paper = profile_input("mobilenet_m1", "paper")
+    assert paper["shape"] == (3, 224, 224) and paper["classes"] == 1000 and paper["batch_size"] == 512
 
 
 def test_profile_kwargs_bad_input():
-    with pytest.raises(ValueError, match=r"unknown profile 'gpu'.*'cpu'.*'paper'.*'smoke'"):
-        profile_kwargs("vgg_small", "gpu")
+    with pytest.raises(ValueError, match=r"unknown profile 'tpu'.*'cpu'.*'gpu'.*'paper'.*'smoke'"):
+        profile_kwargs("vgg_small", "tpu")
     with pytest.raises(ValueError, match=r"family 'alexnet' is not in profile 'cpu'.*mobilenet_m1"):
         profile_kwargs("alexnet", "cpu")
 
@@ -38,6 +50,10 @@ def test_bench_train_runs(tmp_path):
     assert [r["model"] for r in rows] == ["vgg_small", "mobilenet_m3"]
     assert rows[0]["kwargs"]["width_mult"] == 0.0625 and rows[0]["kwargs"]["expansion"] == 4.0
     assert all(r["binary_ms"] > 0 and r["real_ms"] > 0 and r["ratio"] > 0 for r in rows)
+    assert rows[0]["input"] == [1, 28, 28] and rows[0]["batch"] == 8
+    # TFLOP/s = 6 x MACs x batch / step time, MACs of the model counted as real ones
+    r = rows[0]
+    assert r["binary_tflops"] == pytest.approx(6 * r["macs"] * 8 / (r["binary_ms"] / 1e3) / 1e12)
     assert json.loads(out.read_text())["rows"] == rows  # the file holds what was printed
 
 
@@ -51,3 +67,59 @@ def test_bench_supernet_runs(tmp_path):
         assert r["supernet_step_ms"] > 0 and r["static_step_ms"] > 0
         assert r["evaluations_per_min"] > 0
     assert out.exists()
+
+
+def test_bench_train_one_row_per_size_at_paper_input():
+    rows = bench_train.main(["--models", "vgg_small", "--sizes", "paper", "--width-mult", "0.0625",
+                             "--expansion", "1", "2", "--batch-size", "2", "--steps", "1",
+                             "--rounds", "1", "--warmup", "1"])
+    assert [r["kwargs"]["expansion"] for r in rows] == [1.0, 2.0]
+    assert rows[0]["input"] == [3, 32, 32]
+    assert rows[1]["macs"] > 3.5 * rows[0]["macs"]  # twice the widths: about 4x the MACs
+
+
+def test_bench_fit_runs(tmp_path):
+    rows = bench_fit.main(["--families", "vgg_small", "--images", "64", "--epochs", "2",
+                           "--batch", "16", "--json", str(tmp_path / "fit.json")])
+    assert rows[0]["fit_img_s"] > 0 and rows[0]["bare_img_s"] > 0
+    assert rows[0]["fit_over_bare"] == pytest.approx(rows[0]["fit_img_s"] / rows[0]["bare_img_s"])
+
+
+def test_derive_params_changes_only_what_it_says(tmp_path):
+    import yaml
+
+    from bnnlib import settings
+
+    src = Path(__file__).resolve().parent.parent / "profiles" / "gpu.yaml"
+    raw = yaml.safe_load(src.read_text())
+    one = derive_params.derive(raw, seeds=[0])
+    assert one["seeds"] == [0] and {k: v for k, v in one.items() if k != "seeds"} == {
+        k: v for k, v in raw.items() if k != "seeds"}
+    tiny = derive_params.derive(raw, tiny=True)
+    assert tiny["widths"]["epochs"]["retrain"] == 1 and tiny["data"]["train_subset"] == 256
+    settings.from_dict(tiny)
+    with pytest.raises(settings.SettingsError, match="seeds"):
+        derive_params.derive(raw, seeds=[-1])
+
+
+def test_make_rates_from_benchmark_outputs(tmp_path):
+    import make_rates
+
+    from bnnlib import cost
+
+    train = {"device": "GPU X", "torch": "2.11", "rows": [
+        {"model": "vgg_small", "ops": 2e6, "binary_img_s": 1000.0},
+        {"model": "vgg_small", "ops": 1e6, "binary_img_s": 3000.0}]}
+    supernet = {"meta": {"calib_images": 500, "val_images": 1000}, "rows": [
+        {"family": "vgg_small", "ratio_median": 1.2, "evaluations_per_min": 60.0,
+         "evaluations_per_min_by_setting": {"autotune0_batch256": 60.0, "autotune0_batch1000": 120.0}}]}
+    fit = {"rows": [{"family": "vgg_small", "fit_over_bare": 0.5}]}
+    rates = make_rates.build({"gpu": train}, {"gpu": supernet}, {"gpu": fit}, "test")
+    fam = rates["profiles"]["gpu"]["vgg_small"]
+    assert fam["train"] == [{"ops": 1e6, "img_s": 1500.0}, {"ops": 2e6, "img_s": 500.0}]
+    assert fam["supernet_over_static"] == 1.2
+    assert fam["candidate_s"] == 0.5 and fam["candidate_images"] == 1500  # the faster setting
+    assert rates["device"] == "GPU X"
+    path = tmp_path / "rates.json"
+    path.write_text(json.dumps(rates))
+    cost.load_rates(path)  # a valid rates file for the projection

@@ -127,3 +127,77 @@ def test_unknown_quantizer_names_the_known_ones():
     with pytest.raises(ValueError, match="dorefa.*xnor"):
         binarize.weight_quantizer("ternary")
     assert binarize.weight_quantizer(None) is None and binarize.weight_quantizer("none") is None
+
+
+_FUSED_CHECK = r"""
+import os, torch
+from bnnlib import binarize, fused
+assert fused.available(torch.zeros(3)), "interpreter mode should allow CPU tensors"
+g = torch.Generator().manual_seed(0)
+for shape in [(20,), (3, 5, 7, 9), (2, 3, 4, 5)]:
+    x = torch.randn(shape, generator=g) * 1.5
+    x.view(-1)[:4] = torch.tensor([0.0, -0.0, 1.0, -1.0])
+    if len(shape) == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    up = torch.randn(shape, generator=g).contiguous(memory_format=torch.channels_last
+                                                    if len(shape) == 4 else torch.contiguous_format)
+    for name in ["approx_sign", "ste_sign", "dorefa"]:
+        q = binarize.activation_quantizer(name)
+        outs = {}
+        for flag in ("1", "0"):
+            os.environ["BNNLIB_FUSED"] = flag
+            xi = x.clone().requires_grad_(True)
+            y = q(xi)
+            y.backward(up)
+            outs[flag] = (y.detach(), xi.grad)
+        assert torch.equal(outs["1"][0], outs["0"][0]), (name, shape, "forward")
+        assert torch.equal(outs["1"][1], outs["0"][1]), (name, shape, "backward")
+    for name in ["xnor", "dorefa"]:
+        q = binarize.weight_quantizer(name)
+        outs = {}
+        for flag in ("1", "0"):
+            os.environ["BNNLIB_FUSED"] = flag
+            wi = x.clone().requires_grad_(True)
+            q(wi).backward(up)
+            outs[flag] = wi.grad
+        assert torch.equal(outs["1"], outs["0"]), (name, shape, "weight backward")
+# bfloat16 input, float32 gradient (autocast's mix): surrogate in float32, product in grad's dtype
+xb = torch.randn(64, generator=g).to(torch.bfloat16)
+gb = torch.randn(64, generator=g).to(torch.bfloat16)
+ref = gb.float() * (2 - 2 * xb.float().abs()).clamp(min=0)
+# one bfloat16 rounding apart at most (Triton's interpreter truncates where a GPU rounds)
+out = fused.backward(gb, xb, "approx")
+assert out.dtype == torch.bfloat16
+assert torch.allclose(out.float(), ref, rtol=2 ** -7, atol=0), (out, ref)
+assert torch.equal(fused.forward(xb), torch.where(xb >= 0, 1.0, -1.0).to(torch.bfloat16))
+try:
+    fused.backward(gb, xb, "tanh")
+except ValueError as e:
+    assert "approx" in str(e)
+else:
+    raise AssertionError("unknown surrogate accepted")
+assert fused.disabled_reason is None, fused.disabled_reason  # the kernels really ran
+print("fused ok")
+"""
+
+
+def test_fused_kernels_equal_the_eager_formulas():
+    """The Triton kernels (run by Triton's CPU interpreter) give exactly the eager results,
+    forward and backward, for every quantizer, contiguous and channels_last."""
+    pytest.importorskip("triton")
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TRITON_INTERPRET": "1", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", _FUSED_CHECK], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "fused ok" in out.stdout
+
+
+def test_fused_path_is_off_on_cpu_without_the_interpreter(monkeypatch):
+    from bnnlib import fused
+
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    assert not fused.available(torch.zeros(4))

@@ -599,3 +599,47 @@ def test_fingerprint_imagefolder(tmp_path):
     assert data.dataset_fingerprint(train) != data.dataset_fingerprint(
         get_datasets("imagenet", root=tmp_path, val_size=0, image_size=8, augment=False)[0]
     )
+
+
+def _augmented_images(n=40):
+    g = torch.Generator().manual_seed(3)
+    images = torch.randint(0, 256, (n, 1, 8, 8), dtype=torch.uint8, generator=g)
+    return data.InMemoryImages(images, torch.arange(n) % 10, [0.5], [0.25], augment="crop_flip",
+                               pad=2)
+
+
+def test_a_placed_copy_gives_the_subsets_batches():
+    """InMemoryImages.to(device, indices) yields the batches of the Subset it replaces, the
+    random crops and flips included (drawn from the same CPU stream); the original is kept."""
+    from torch.utils.data import Subset
+
+    ds = _augmented_images()
+    outer = Subset(Subset(ds, list(range(5, 35))), [2, 0, 7, 11, 3, 29])
+    base, indices = data.flatten_subsets(outer)
+    assert base is ds and indices == [7, 5, 12, 16, 8, 34]
+    assert data.flatten_subsets(ds) == (ds, None)
+    placed = base.to("cpu", indices)
+    torch.manual_seed(0)
+    xa, ya = ds[indices]
+    torch.manual_seed(0)
+    xb, yb = placed[list(range(6))]
+    assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert placed.fingerprint()["images"] != ds.fingerprint()["images"]  # another image set
+    assert len(ds) == 40 and len(placed) == 6
+    assert data.on_device(outer, "cpu") is outer  # nothing moves on the CPU
+    assert not data.on_cuda(outer)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_device_batches_equal_the_cpu_batches():
+    from torch.utils.data import Subset
+
+    ds = _augmented_images()
+    outer = Subset(Subset(ds, list(range(5, 35))), [2, 0, 7, 11, 3, 29])
+    gpu = data.on_device(outer, "cuda")
+    assert data.on_cuda(gpu) and len(gpu) == len(outer)
+    torch.manual_seed(0)
+    xa, ya = ds[[list(range(5, 35))[i] for i in outer.indices]]
+    torch.manual_seed(0)
+    xb, yb = gpu[list(range(6))]
+    assert xb.is_cuda and torch.equal(xa, xb.cpu()) and torch.equal(ya, yb.cpu())

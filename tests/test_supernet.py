@@ -250,3 +250,26 @@ def test_supernet_training_samples_a_genome_per_step_and_is_reproducible(tmp_pat
     assert len(set(sampled)) >= 3  # a new random genome at (almost) every one of the 4 steps
     assert runs[0][0] == runs[1][0]
     assert all(torch.equal(runs[0][1][k], runs[1][1][k]) for k in runs[0][1])
+
+
+@pytest.mark.parametrize("name, kwargs, size", [
+    ("mobilenet_m1", {"width_mult": 0.25}, (1, 28, 28)),
+    ("mobilenet_m2", {"width_mult": 0.25, "small_input": True}, (1, 28, 28)),
+    ("mobilenet_m3", {"width_mult": 0.25}, (3, 32, 32)),
+    ("vgg_small", {"width_mult": 0.0625}, (1, 28, 28)),
+    ("resnet18", {"width_mult": 0.0625, "small_input": True}, (1, 28, 28)),
+    ("resnet18", {"width_mult": 0.0625}, (3, 64, 64)),
+])
+def test_fast_ops_equal_a_full_count_for_random_genomes(name, kwargs, size):
+    """Supernet.ops counts one model with hooks, then every other genome from its layers'
+    configurations: the OPs equal a hooked count of each static model exactly."""
+    from bnnlib.supernet import static_ops
+
+    sn = supernet.build(name, num_classes=10, in_channels=size[0], **kwargs)
+    rng = np.random.default_rng(7)
+    genomes = [sn.sample(rng) for _ in range(12)]
+    genomes += [[c[0] for c in sn.choices], [c[-1] for c in sn.choices]]  # both ends
+    for genome in genomes:
+        expected = static_ops(name, size, **sn.model_kwargs(genome))
+        assert sn.ops(genome, size) == expected, genome
+    assert len(sn._shapes[tuple(size)]) > 0

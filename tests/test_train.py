@@ -295,6 +295,32 @@ def test_killed_run_resumes_to_identical_weights_and_metrics(tmp_path, checkpoin
     assert evaluate(best_model, val)["top1"] == state["best"]["val_top1"]
 
 
+def test_checkpoint_interval_writes_fewer_epochs_and_still_resumes_exactly(tmp_path):
+    """With ``checkpoint_interval_s`` longer than the run, no epoch but the last is written: a
+    run killed in epoch 3 restarts from scratch and still ends like an uninterrupted one; with
+    0 (the default) the same kill resumes from epoch 2's checkpoint."""
+    train, val = synthetic_images(augment="crop_flip"), synthetic_images(n=60, seed=1, augment=None)
+    reference = new_model()
+    ref = fit(reference, train, val, out_dir=tmp_path / "ref", **COMMON)
+    saved = {}
+    for interval in (3600.0, 0.0):
+        run = tmp_path / f"run{interval:g}"
+        with pytest.raises(Killed):
+            fit(new_model(), train, val, out_dir=run, before_step=kill_at(14),
+                checkpoint_interval_s=interval, **COMMON)
+        saved[interval] = (run / "last.pt").exists()
+        restarted = new_model()  # a restarted stage builds its seeded initial model again
+        result = fit(restarted, train, val, out_dir=run, checkpoint_interval_s=interval, **COMMON)
+        assert result.resumed_from == (None if interval else
+                                       {"epoch": 2, "step_in_epoch": 0, "global_step": 12})
+        assert_same_weights(restarted, reference)
+        assert without_timing(result.history) == without_timing(ref.history)
+        assert load_checkpoint(run / "last.pt", new_model(seed=5))["epoch"] == 3
+    assert saved == {3600.0: False, 0.0: True}
+    with pytest.raises(ValueError, match="checkpoint_interval_s"):
+        fit(new_model(), train, val, checkpoint_interval_s=-1, **COMMON)
+
+
 def test_resume_mid_epoch_with_stateful_hook(tmp_path):
     """A before_step hook with state_dict/load_state_dict is checkpointed with the run."""
 

@@ -211,7 +211,8 @@ def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
     log(f"== {stage}: {cfg.family} {variant} seed {seed} {genome}")
     model, fitted = fit_item(build, out_dir, train_data, val_data,
                              model_name=f"{cfg.family}/{variant}", recipe=recipe(cfg), seed=seed,
-                             progress=cfg.progress, num_workers=cfg.workers)
+                             progress=cfg.progress, num_workers=cfg.workers,
+                             checkpoint_interval_s=cfg.checkpoint_interval)
     _log_resume(out_dir, fitted)
     # each rank a shard, under torchrun
     test = evaluate(model, test_data, distributed=True, num_workers=cfg.workers)

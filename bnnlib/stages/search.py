@@ -102,7 +102,7 @@ def make_evaluator(cfg: View, supernet) -> tuple[CachedAccuracy, dict]:
     common = {"calib_images": cfg.calib_images, "val_images": cfg.val_images, "seed": cfg.seed}
     if cfg.study == "groups" or cfg.finetune_epochs == 0:
         evaluator = OneShotEvaluator(supernet, train_plain, val_data, **common,
-                                     num_workers=cfg.workers)
+                                     batch_size=cfg.eval_batch_size, num_workers=cfg.workers)
         kind = {"kind": "one-shot"}
     else:
         evaluator = FinetuneEvaluator(supernet, datasets(cfg)[0], val_data, epochs=cfg.finetune_epochs,

@@ -62,7 +62,8 @@ def run(cfg: View) -> dict:
     supernet, fitted = fit_item(lambda: build(cfg), out_dir, train_data, val_data, code=SUPERNET_CODE,
                           context={"sampling": mode}, trainer=trainer,
                           model_name=f"supernet_{cfg.family}", recipe=recipe(cfg), seed=cfg.seed,
-                          progress=cfg.progress, num_workers=cfg.workers)
+                          progress=cfg.progress, num_workers=cfg.workers,
+                          checkpoint_interval_s=cfg.checkpoint_interval)
     weights = weights_digest(supernet)
     save_checksummed({"family": cfg.family, "build_kwargs": canonical(supernet.build_kwargs),
                       "train_data": dataset_fingerprint(train_data), "weights": weights,

@@ -1,0 +1,55 @@
+"""A params file derived from a profile: other training seeds, or toy sizes (a script rehearsal).
+
+    python bench/derive_params.py profiles/gpu.yaml OUT.yaml --seeds "[0]" [--tiny]
+
+Used by ``bench/gpu_session.sh`` to run one family's stages of a profile within a short GPU
+session (one training seed instead of three), and to rehearse that script on a CPU (``--tiny``:
+256 training images, one epoch per stage, searches of 4, narrow models). The result is
+validated by :mod:`bnnlib.settings` before it is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import yaml
+
+from bnnlib import settings
+
+
+def derive(raw: dict, seeds: list[int] | None = None, tiny: bool = False) -> dict:
+    raw = yaml.safe_load(yaml.safe_dump(raw))  # a deep copy
+    if seeds is not None:
+        raw["seeds"] = list(seeds)
+    if tiny:
+        raw["data"].update(train_subset=256, val_subset=128, test_subset=128)
+        for study in ("groups", "widths"):
+            s = raw[study]
+            s["epochs"] = {"uniform": 1, "supernet": 1, "retrain": 1}
+            s["train"]["batch_size"] = 64
+            s["search"].update(population=4, topk=2, crossovers=2, mutations=2, iterations=2,
+                               calib_images=64, val_images=None)
+            s["proxy"].update(genomes=3, epochs=1, train_images=128, test_images=128)
+        raw["groups"]["model"]["width_mult"] = 0.25
+        for family in raw["widths"]["families"].values():
+            family["width_mult"] = 0.0625
+    settings.from_dict(raw, "derived params")  # SettingsError names any bad value
+    return raw
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("source")
+    parser.add_argument("target")
+    parser.add_argument("--seeds", default=None, help='YAML list, e.g. "[0]"')
+    parser.add_argument("--tiny", action="store_true")
+    args = parser.parse_args(argv)
+    with open(args.source) as fh:
+        raw = yaml.safe_load(fh)
+    seeds = yaml.safe_load(args.seeds) if args.seeds else None
+    with open(args.target, "w") as fh:
+        yaml.safe_dump(derive(raw, seeds, args.tiny), fh, sort_keys=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""A rates file for :mod:`bnnlib.cost` from benchmark outputs measured on one device.
+
+    python bench/make_rates.py OUT.json --train gpu=bench_train_gpu.json paper=bench_train_paper.json \
+        [--supernet gpu=bench_supernet_gpu.json] [--fit gpu=bench_fit_gpu.json]
+
+Per profile and family:
+
+- ``train``: the binary training-step rates of ``bench/bench_train.py`` at each measured size
+  (``ops`` = the model's Bi-Real OPs, ``img_s`` = images/s), multiplied by ``fit / bare`` of
+  ``bench/bench_fit.py`` for that family when given (what ``fit`` itself reaches, with its
+  data pipeline and bookkeeping);
+- ``supernet_over_static``: the median supernet/static step ratio of ``bench/bench_supernet.py``;
+- ``candidate_s``: seconds per one-shot candidate evaluation, the fastest setting measured by
+  ``bench_supernet`` (evaluation batch, cudnn autotuning), with ``candidate_images`` the
+  calibration + validation images it forwarded (:mod:`bnnlib.cost` scales to the profile's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    out = {}
+    for v in values or []:
+        profile, sep, path = v.partition("=")
+        if not sep:
+            raise SystemExit(f"{what} {v!r}: write PROFILE=FILE, e.g. gpu=bench_train_gpu.json")
+        out[profile] = path
+    return out
+
+
+def build(train: dict[str, dict], supernet: dict[str, dict] | None = None,
+          fit: dict[str, dict] | None = None, source: str = "") -> dict:
+    """The rates dict from loaded benchmark JSONs, keyed by profile."""
+    supernet, fit = supernet or {}, fit or {}
+    profiles: dict[str, dict] = {}
+    device = torch_version = None
+    for profile, bench in train.items():
+        device, torch_version = bench.get("device"), bench.get("torch")
+        factor = {r["family"]: r["fit_over_bare"] for r in fit.get(profile, {}).get("rows", [])}
+        points = defaultdict(list)
+        for r in bench["rows"]:
+            points[r["model"]].append({"ops": float(r["ops"]),
+                                       "img_s": float(r["binary_img_s"]) * factor.get(r["model"], 1.0)})
+        fams = {}
+        for family, pts in points.items():
+            fams[family] = {"train": sorted(pts, key=lambda p: p["ops"])}
+        sn = supernet.get(profile, {})
+        images = sn.get("meta", {}).get("calib_images", 0) + sn.get("meta", {}).get("val_images", 0)
+        for r in sn.get("rows", []):
+            if r["family"] in fams:
+                fams[r["family"]]["supernet_over_static"] = float(r["ratio_median"])
+                # the fastest measured setting of the study's evaluator (bnnlib.cost scales
+                # it to the profile's calibration + validation images)
+                best = max(r.get("evaluations_per_min_by_setting", {}).values(),
+                           default=r["evaluations_per_min"])
+                fams[r["family"]]["candidate_s"] = 60.0 / float(best)
+                if images:
+                    fams[r["family"]]["candidate_images"] = int(images)
+        profiles[profile] = fams
+    return {"device": device, "torch": torch_version, "source": source, "profiles": profiles}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out")
+    parser.add_argument("--train", nargs="+", required=True, metavar="PROFILE=FILE")
+    parser.add_argument("--supernet", nargs="*", metavar="PROFILE=FILE")
+    parser.add_argument("--fit", nargs="*", metavar="PROFILE=FILE")
+    parser.add_argument("--source", default="bench/gpu_session.sh")
+    args = parser.parse_args(argv)
+
+    def load(pairs):
+        return {p: json.load(open(path)) for p, path in pairs.items()}
+
+    rates = build(load(_pairs(args.train, "--train")), load(_pairs(args.supernet, "--supernet")),
+                  load(_pairs(args.fit, "--fit")), args.source)
+    with open(args.out, "w") as fh:
+        json.dump(rates, fh, indent=1)
+    print(f"{args.out}: {rates['device']}, profiles {', '.join(rates['profiles'])}")
+
+
+if __name__ == "__main__":
+    main()
