@@ -18,7 +18,7 @@ install: $(STAMP)
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-# switch the active profile: make profile P=smoke|cpu|paper  (copies profiles/P.yaml to params.yaml)
+# switch the active profile: make profile P=smoke|cpu|gpu|paper  (copies profiles/P.yaml to params.yaml)
 profile:
 	@test -f profiles/$(P).yaml || { echo "unknown profile '$(P)'; known: $$(ls profiles | sed 's/.yaml//' | tr '\n' ' ')"; exit 2; }
 	cp profiles/$(P).yaml params.yaml

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import fingerprint, settings
+from .stages.tables import PROJECTED, RATES
 
 HEADER = """\
 # The study pipeline. `dvc repro` regenerates every table and figure of both papers.
@@ -106,6 +107,9 @@ def _tables_stage() -> list[str]:
              "    deps:", "      - notebooks/05_tables.ipynb"]
     lines += [f"      - {d}" for d in code_deps(["bnnlib.notebook", "bnnlib.stages.tables"])]
     lines += [f"      - runs/{stage}" for stage in ("uniform", "search", "retrain", "supernet", "proxy")]
+    # the cost projections read these profiles and the measured rates (bnnlib.stages.tables)
+    lines += [f"      - profiles/{name}.yaml" for name in PROJECTED]
+    lines += [f"      - {RATES}"]
     lines += ["    outs:"] + [f"      - {o}" for o in TABLES_OUTS]
     lines += ["    metrics:", "      - reports/metrics.json:", "          cache: false"]
     return lines

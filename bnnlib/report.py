@@ -180,6 +180,8 @@ class StudyReport:
     claims: pd.DataFrame
     figures: dict[str, Path]
     written: dict[str, list[Path]] = field(default_factory=dict)
+    #: projected GPU-hours of the gpu and paper profiles (bnnlib.stages.tables.projections)
+    projections: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def table(self, name: str) -> Styler:
         """Paper table ``name`` (``bnnlib.tables.TABLES``), the paper's values beside ours."""
@@ -194,6 +196,15 @@ class StudyReport:
     def cost_table(self) -> Styler:
         """Seeds, models, hours of training / supernet / search / proxy per family, versions."""
         return styled_cost(self.cost)
+
+    def projection(self, name: str) -> Styler:
+        """``projection_gpu`` / ``projection_paper`` (hours per family and stage on the device
+        of the measured rates) or ``search_vs_papers`` (:mod:`bnnlib.cost`)."""
+        frame = self.projections[name]
+        caption = (f"{frame.attrs.get('device', '')}: {frame.attrs.get('source', '')}"
+                   if frame.attrs else None)
+        styler = frame.style.format(precision=3, thousands=",").hide(axis="index")
+        return styler.set_caption(caption) if caption else styler
 
     def tally(self) -> Styler:
         """Claims counted by our verdict and by whether the paper's numbers hold."""
