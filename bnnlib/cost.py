@@ -22,7 +22,8 @@ What is counted (each number follows the stage's code; ``S`` = ``len(search_seed
 - **uniform** (``stages.uniform``): every row of ``variants(family)`` once per training seed,
   ``epochs.uniform`` epochs on ``n_train``; after every epoch ``MONITOR_IMAGES`` (1000) test
   images are scored, at the end the whole test split (``stages.common.train_item``).
-- **supernet**: one run of ``epochs.supernet`` epochs on ``n_train``, validation of the largest
+- **supernet**: one run of ``epochs.supernet`` epochs on ``n_search`` (``n_train``, or
+  ``search_per_class`` x classes in the widths study when set), validation of the largest
   candidate on ``n_val`` after every epoch. Timed at the OPs of what a step computes (a random
   genome's, or the 4x model's with ``supernet_sampling: largest``), times
   ``supernet_over_static``.
@@ -37,7 +38,8 @@ What is counted (each number follows the stage's code; ``S`` = ``len(search_seed
   counted twice: an upper bound, as is ``E`` for a run that exhausts its space). A one-shot
   evaluation forwards ``calib_images`` (BN recalibration, training images) and
   ``val_images`` (search-validation images); with ``finetune_epochs > 0`` (widths) a candidate
-  is instead trained ``finetune_epochs`` epochs on the whole training split (``n_train``:
+  is instead trained ``finetune_epochs`` epochs on ``n_search`` images (the training split, or
+  its ``search_per_class`` subset; calibration images come from the same; ``n_train``:
   ``FinetuneEvaluator`` gets ``datasets(cfg)[0]``, with no recalibration) and then scored on
   ``val_images``.
 - **proxy** (``stages.proxy``): ``genomes`` candidate evaluations by the search's evaluator
@@ -172,6 +174,7 @@ class Splits:
     val: int         # search-validation images (val_subset of the held-out val_size)
     test: int        # test images of the final models (test_subset, or the whole test split)
     test_full: int   # the whole test split (the proxy stage does not read test_subset)
+    search_train: int = 0  # training images of the supernet and the search (search_per_class)
 
 
 def _get(params: Params, dotted: str):
@@ -223,8 +226,17 @@ def splits(params: Params, family: str) -> Splits:
         if value is not None and value > limit:
             raise ValueError(f"data.{key} = {value} exceeds the {limit} images {fam.dataset} "
                              f"leaves for it (family {family}); use 1..{limit} or null")
-    return Splits(train=d.train_subset or left, val=d.val_subset or d.val_size,
-                  test=d.test_subset or n_test, test_full=n_test)
+    train = d.train_subset or left
+    per_class = getattr(fam, "search_per_class", None)
+    if per_class is not None:
+        from .registry import dataset_info
+
+        # of the whole training split: train_subset does not apply (stages.common.datasets)
+        search_train = min(per_class * dataset_info(fam.dataset).num_classes, left)
+    else:
+        search_train = train
+    return Splits(train=train, val=d.val_subset or d.val_size,
+                  test=d.test_subset or n_test, test_full=n_test, search_train=search_train)
 
 
 def evaluations_per_search(search: settings.Search) -> int:
@@ -314,15 +326,15 @@ def workload(params: Params, family: str) -> list[Work]:
     works.append(Work(
         family=family, stage="supernet",
         what="supernet (largest, as is)" if largest_mode else "supernet (random genome per step)",
-        models=1, epochs=cfg.epochs.supernet, train_images=sp.train,
-        images_trained=cfg.epochs.supernet * sp.train,
+        models=1, epochs=cfg.epochs.supernet, train_images=sp.search_train,
+        images_trained=cfg.epochs.supernet * sp.search_train,
         images_evaluated=cfg.epochs.supernet * sp.val, ops_per_image=step_ops,
         timed_ops=step_ops, eval_ops=ops.largest, kind="supernet",
         estimate="counted" if largest_mode else "random-genome mean"))
     # search
     search = cfg.search
     finetune = study == "widths" and search.finetune_epochs > 0
-    calib = min(search.calib_images or sp.train, sp.train)
+    calib = min(search.calib_images or sp.search_train, sp.search_train)
     val = min(search.val_images or sp.val, sp.val)
     if study == "groups":
         cand_ops, cand_estimate = ops.budget, "budget"
@@ -333,7 +345,7 @@ def workload(params: Params, family: str) -> list[Work]:
         if finetune:
             ep = search.finetune_epochs
             return Work(family=family, stage=stage, what=what, candidates=n, epochs=ep,
-                        train_images=sp.train, images_trained=n * ep * sp.train,
+                        train_images=sp.search_train, images_trained=n * ep * sp.search_train,
                         images_evaluated=n * val, ops_per_image=model_ops, timed_ops=model_ops,
                         eval_ops=model_ops, kind="finetune", estimate=estimate)
         return Work(family=family, stage=stage, what=what, candidates=n,

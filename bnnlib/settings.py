@@ -149,6 +149,10 @@ class WidthsFamily:
     data_root: str = setting("data/raw", "folder of the dataset (relative: from the repository root)")
     width_mult: float = setting(0.0625, "scales every base width (genomes act on top of it)", above=0.0)
     small_input: bool = setting(False, "ResNet-18: stride-1 3x3 stem without max-pool (VGG-small: false)")
+    search_per_class: int | None = setting(
+        None, "training images per class of the supernet (the 4x model) and of the candidates' "
+        "fine-tuning and calibration (Shen et al.: 50 per ImageNet class); null: the whole "
+        "training split", low=1)
 
 
 @dataclass(frozen=True)
@@ -435,6 +439,9 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
         keys.update({k: f"{study}.search.{k}" for k in scoring})
     if stage == "supernet" and study == "widths":
         keys["supernet_sampling"] = "widths.supernet_sampling"
+    if study == "widths" and stage in ("supernet", "search", "proxy", "retrain"):
+        # what the supernet and the search train on (retrain checks its upstream with it)
+        keys["search_per_class"] = f"{fam}.search_per_class"
     if stage == "search":
         keys.update({k: f"{study}.search.{k}"
                      for k in _fields(Search if study == "groups" else WidthsSearch)})

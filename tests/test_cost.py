@@ -58,6 +58,22 @@ def test_splits_follow_the_profile(cpu):
     assert cost.splits(paper, "resnet18").train == 1_281_167 - 5000
     assert cost.splits(paper, "vgg_small").train == 45_000
     assert cost.splits(paper, "mobilenet_m1").test == 50_000
+    # Shen et al.'s search subset: 50 images per ImageNet class for the supernet and the search
+    assert cost.splits(paper, "resnet18").search_train == 50 * 1000
+    assert cost.splits(paper, "vgg_small").search_train == 45_000  # CIFAR-10: the whole split
+
+
+def test_the_search_subset_sets_supernet_and_fine_tuning_images():
+    paper = settings.load(ROOT / "profiles" / "paper.yaml")
+    w = cost.workload(paper, "resnet18")
+    (sn,) = by_stage(w, "supernet")
+    assert sn.images_trained == paper.widths.epochs.supernet * 50_000
+    search = by_stage(w, "search")
+    n = sum(s.candidates for s in search)
+    assert total(w, "search", "images_trained") == n * paper.widths.search.finetune_epochs * 50_000
+    # the final models still train on the whole split
+    (fp,) = [u for u in by_stage(w, "uniform") if u.what == "fp"]
+    assert fp.train_images == 1_281_167 - 5000
 
 
 def test_impossible_subset_is_refused(cpu):

@@ -43,6 +43,7 @@ SMOKE_SCALE = {
        {"population": 3, "topk": 2, "crossovers": 1, "mutations": 1, "iterations": 2,
         "calib_images": 6, "val_images": 6}.items()},
     "widths.search.finetune_epochs": 1,
+    "widths.families.resnet18.search_per_class": 2,  # 50 in the profile: 6 stand-in images a class
     **{f"{study}.proxy.{key}": value for study in ("groups", "widths") for key, value in
        {"genomes": 2, "epochs": 1, "train_images": 8, "test_images": 6}.items()},
 }

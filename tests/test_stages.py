@@ -271,3 +271,22 @@ def test_runner_checks_parameters_before_any_kernel_starts(tmp_path):
         check(nb, {"family": "vgg"})
     with pytest.raises(settings.SettingsError, match=r"unknown parameter 'family' for 05_tables.ipynb"):
         check(ROOT / "notebooks/05_tables.ipynb", {"family": "vgg_small"})
+
+
+def test_search_per_class_is_what_the_supernet_and_search_train_on(study):
+    """Shen et al.'s class-balanced search subset: the widths supernet, search and proxy scoring
+    read ``search_per_class`` (the retrain stage too, to check its upstream); the final models
+    and the groups study train on the whole training split."""
+    from bnnlib.data import dataset_targets
+
+    per_class = {"widths.families.vgg_small.search_per_class": 3}
+    for stage in ("supernet", "search", "proxy", "retrain"):
+        assert "search_per_class" in settings.stage_keys(stage, "vgg_small")
+    assert "search_per_class" not in settings.stage_keys("uniform", "vgg_small")
+    assert "search_per_class" not in settings.stage_keys("supernet", "mobilenet_m1")
+    cfg = study("supernet", "vgg_small", **per_class)
+    subset = common.datasets(cfg, search=True)[0]
+    assert len(subset) == 30  # 3 images of each of the 10 classes
+    assert sorted(dataset_targets(subset).bincount().tolist()) == [3] * 10
+    assert len(common.datasets(cfg)[0]) == 64  # the final models' training split
+    assert len(common.datasets(study("supernet", "vgg_small"), search=True)[0]) == 64

@@ -84,17 +84,26 @@ def device_description() -> str:
 # ---- data and models of a view -----------------------------------------------------------------
 
 @lru_cache(maxsize=4)
-def _datasets(dataset, root, val_size, train_subset, val_subset, test_subset, data_seed, augment):
+def _datasets(dataset, root, val_size, train_subset, val_subset, test_subset, data_seed, augment,
+              per_class=None):
     return get_datasets(dataset, root=root, val_size=val_size,
                         subset=(train_subset, val_subset, test_subset), seed=data_seed,
-                        augment=augment)
+                        augment=augment, per_class=per_class)
 
 
-def datasets(cfg: View, augment: bool = True):
-    """``(train, val, test)`` of the view: ``val`` is the held-out search-validation split."""
+def datasets(cfg: View, augment: bool = True, search: bool = False):
+    """``(train, val, test)`` of the view: ``val`` is the held-out search-validation split.
+
+    ``search=True``: the training split the supernet and the search use, i.e. the
+    ``search_per_class`` class-balanced subset (Shen et al.'s 50 images per ImageNet class) of
+    the whole training split when the view's family sets one (``train_subset`` does not apply
+    to it), else the same as ``search=False``.
+    """
     # stages that never test (supernet, search) do not read test_subset: whole test split
-    return _datasets(cfg.dataset, str(cfg.path(cfg.data_root)), cfg.val_size, cfg.train_subset,
-                     cfg.val_subset, cfg.values.get("test_subset"), cfg.data_seed, augment)
+    per_class = cfg.values.get("search_per_class") if search else None
+    return _datasets(cfg.dataset, str(cfg.path(cfg.data_root)), cfg.val_size,
+                     cfg.train_subset if per_class is None else None, cfg.val_subset,
+                     cfg.values.get("test_subset"), cfg.data_seed, augment, per_class)
 
 
 def model_kwargs(cfg: View) -> dict:

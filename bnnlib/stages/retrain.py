@@ -63,7 +63,8 @@ def searched(cfg: View, method: str, search_seed: int | None = None) -> dict:
     """A search result of stage 03, checked to be made under this view's model and data."""
     seed = cfg.search_seeds[0] if search_seed is None else search_seed
     record = upstream(cfg, "search", method, f"seed{seed}", "result.json")
-    now = {"model_kwargs": model_kwargs(cfg), "train_data": dataset_fingerprint(datasets(cfg)[0])}
+    now = {"model_kwargs": model_kwargs(cfg),
+           "train_data": dataset_fingerprint(datasets(cfg, search=True)[0])}
     diff = describe({k: record.get(k) for k in now}, canonical(now), f"search {method}")
     if diff:
         raise StaleUpstreamError(f"the {method} search of {cfg.family} was made under other "

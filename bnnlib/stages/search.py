@@ -98,14 +98,15 @@ def budget(cfg: View, supernet) -> float:
 
 def make_evaluator(cfg: View, supernet) -> tuple[CachedAccuracy, dict]:
     """The candidate scorer of the view and its identity (for the search state)."""
-    train_plain, val_data, _ = datasets(cfg, augment=False)
+    train_plain, val_data, _ = datasets(cfg, augment=False, search=True)
     common = {"calib_images": cfg.calib_images, "val_images": cfg.val_images, "seed": cfg.seed}
     if cfg.study == "groups" or cfg.finetune_epochs == 0:
         evaluator = OneShotEvaluator(supernet, train_plain, val_data, **common,
                                      batch_size=cfg.eval_batch_size, num_workers=cfg.workers)
         kind = {"kind": "one-shot"}
     else:
-        evaluator = FinetuneEvaluator(supernet, datasets(cfg)[0], val_data, epochs=cfg.finetune_epochs,
+        evaluator = FinetuneEvaluator(supernet, datasets(cfg, search=True)[0], val_data,
+                                      epochs=cfg.finetune_epochs,
                                       **common, num_workers=cfg.workers)
         # the workers draw the fine-tuning crops: they determine the scores
         kind = {"kind": "finetune", "epochs": cfg.finetune_epochs, "recipe": evaluator.fit_kwargs,
@@ -167,7 +168,8 @@ def run(cfg: View) -> list[dict]:
     supernet, weights = supernet_stage.load(cfg)
     acc, evaluator = make_evaluator(cfg, supernet)
     base = {**base_record(cfg), "model_kwargs": model_kwargs(cfg), "choices": supernet.choices,
-            "train_data": dataset_fingerprint(datasets(cfg)[0]), "supernet_weights": weights}
+            "train_data": dataset_fingerprint(datasets(cfg, search=True)[0]),
+            "supernet_weights": weights}
     context = {"supernet": weights, "evaluator": evaluator, "input_size": list(input_size(cfg)),
                "code": code_digest(SEARCH_CODE)}
     results = []

@@ -55,7 +55,7 @@ def build(cfg: View) -> supernets.Supernet:
 def run(cfg: View) -> dict:
     """Train the supernet of ``cfg.family``, write ``supernet.pt`` and ``result.json``."""
     mode = sampling(cfg)
-    train_data, val_data, _ = datasets(cfg)
+    train_data, val_data, _ = datasets(cfg, search=True)
     out_dir = cfg.runs_dir / "supernet" / cfg.family
     log(f"== supernet: {cfg.family} ({mode} genome per step)")
     trainer = supernets.train_supernet if mode == "random" else fit
@@ -91,7 +91,8 @@ def load(cfg: View) -> tuple[supernets.Supernet, str]:
     saved = load_checksummed(path)
     supernet = build(cfg)
     diff = describe({"model": saved["build_kwargs"], "data": saved["train_data"]},
-                    {"model": canonical(supernet.build_kwargs), "data": dataset_fingerprint(datasets(cfg)[0])},
+                    {"model": canonical(supernet.build_kwargs),
+                     "data": dataset_fingerprint(datasets(cfg, search=True)[0])},
                     str(path))
     if diff:
         raise StaleUpstreamError(f"the supernet was trained under other settings: {diff}. "
