@@ -114,6 +114,14 @@ class Search:
 @dataclass(frozen=True)
 class WidthsSearch(Search):
     finetune_epochs: int = setting(0, "epochs of training per candidate (Shen et al. 10; 0: one-shot)", low=0)
+    finetune_batch_size: int = setting(
+        128, "batch of a candidate's fine-tuning and scoring (Shen et al. do not give their "
+        "fine-tuning recipe: ours)", low=1)
+    finetune_optimizer: str = setting("sgd", "optimizer of a candidate's fine-tuning (momentum 0.9)",
+                                      choices=OPTIMIZERS)
+    finetune_lr: float = setting(0.01, "base learning rate of a candidate's fine-tuning", above=0.0)
+    finetune_schedule: str = setting("cosine", "learning-rate schedule of a candidate's fine-tuning",
+                                     choices=SCHEDULES)
     lam_a: float = setting(4.0, "lambda of eq. 4 for Auto-A (Shen et al.: 4)", low=0.0)
     lam_b: float = setting(1.0, "lambda of eq. 4 for Auto-B (a smaller trade-off, wider models)", low=0.0)
 
@@ -179,6 +187,11 @@ class WidthsStudy:
     search: WidthsSearch = setting(WidthsSearch, "evolutionary search with the fitness of eq. 4")
     proxy: Proxy = setting(lambda: Proxy(epochs=2, train_images=4000),
                            "rank correlation of one-shot scores and stand-alone accuracy")
+
+
+#: the widths search's candidate fine-tuning settings (also read by the proxy stage's scoring)
+FINETUNE_KEYS = ("finetune_epochs", "finetune_batch_size", "finetune_optimizer", "finetune_lr",
+                 "finetune_schedule")
 
 
 def check_devices(value) -> str | None:
@@ -435,7 +448,7 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
     if stage == "proxy":
         keys.update({k: f"{study}.proxy.{k}" for k in _fields(Proxy) if k != "epochs"})
         scoring = (("calib_images", "val_images", "eval_batch_size")
-                   + (("finetune_epochs",) if study == "widths" else ()))
+                   + (FINETUNE_KEYS if study == "widths" else ()))
         keys.update({k: f"{study}.search.{k}" for k in scoring})
     if stage == "supernet" and study == "widths":
         keys["supernet_sampling"] = "widths.supernet_sampling"

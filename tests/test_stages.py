@@ -290,3 +290,19 @@ def test_search_per_class_is_what_the_supernet_and_search_train_on(study):
     assert sorted(dataset_targets(subset).bincount().tolist()) == [3] * 10
     assert len(common.datasets(cfg)[0]) == 64  # the final models' training split
     assert len(common.datasets(study("supernet", "vgg_small"), search=True)[0]) == 64
+
+
+def test_the_fine_tuning_recipe_of_candidates_comes_from_the_settings(study):
+    """Shen et al. do not give their candidates' fine-tuning recipe; ours is in the settings
+    (not in code), and it is part of the search state's identity."""
+    cfg = study("search", "vgg_small", **{"widths.search.finetune_epochs": 1,
+                                          "widths.search.finetune_optimizer": "adam",
+                                          "widths.search.finetune_lr": 0.005,
+                                          "widths.search.finetune_schedule": "linear",
+                                          "widths.search.finetune_batch_size": 16})
+    _, identity = search.make_evaluator(cfg, supernet.build(cfg))
+    assert identity["kind"] == "finetune" and identity["batch_size"] == 16
+    assert identity["recipe"] == {"optimizer": "adam", "lr": 0.005, "schedule": "linear"}
+    proxy_keys = settings.stage_keys("proxy", "vgg_small")
+    assert {"finetune_lr", "finetune_optimizer", "finetune_schedule",
+            "finetune_batch_size"} <= set(proxy_keys)  # the proxy scores with the same evaluator

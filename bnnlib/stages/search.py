@@ -106,7 +106,9 @@ def make_evaluator(cfg: View, supernet) -> tuple[CachedAccuracy, dict]:
         kind = {"kind": "one-shot"}
     else:
         evaluator = FinetuneEvaluator(supernet, datasets(cfg, search=True)[0], val_data,
-                                      epochs=cfg.finetune_epochs,
+                                      epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch_size,
+                                      optimizer=cfg.finetune_optimizer, lr=cfg.finetune_lr,
+                                      schedule=cfg.finetune_schedule,
                                       **common, num_workers=cfg.workers)
         # the workers draw the fine-tuning crops: they determine the scores
         kind = {"kind": "finetune", "epochs": cfg.finetune_epochs, "recipe": evaluator.fit_kwargs,
