@@ -45,7 +45,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 
 from . import fashion_mnist
 from .checks import is_int
-from .registry import DATASETS, DatasetInfo, dataset_info
+from .registry import DATASETS, RESIZES, DatasetInfo, dataset_info
 
 __all__ = [
     "DatasetInfo",
@@ -495,6 +495,7 @@ def get_datasets(
     per_class: int | None = None,
     download: bool = True,
     image_size: int | None = None,
+    resize: str = "short_side",
 ) -> tuple[Dataset, Dataset, Dataset]:
     """Return ``(train, val, test)`` datasets for ``name``.
 
@@ -518,6 +519,10 @@ def get_datasets(
             this many images per class (Shen et al.'s 50-per-class ImageNet search subset).
         download: allow torchvision downloads (never used when local files exist).
         image_size: ImageNet crop size (default 224; resize is ``image_size * 8 / 7``).
+        resize: ImageNet only: ``"short_side"`` scales the shorter side to 256 (aspect kept,
+            the usual ResNet pipeline) or ``"square"`` scales every image to 256x256 (Phan et
+            al. sec. 4.1: "scaled up to 256x256"); then a 224 crop (random for training,
+            central otherwise). Other datasets are stored at their size: ``resize`` is ignored.
 
     Raises:
         ValueError: unknown ``name`` (lists known names), invalid or impossible ``val_size``/
@@ -539,7 +544,7 @@ def get_datasets(
         raise ValueError(f"unknown augment {augment!r}; valid: True, False, {_AUGMENTS}")
 
     if name == "imagenet":
-        train_full, train_plain, test = _imagenet(Path(root), augment, image_size or 224)
+        train_full, train_plain, test = _imagenet(Path(root), augment, image_size or 224, resize)
     else:
         if name == "fashion_mnist":
             tx, ty, vx, vy = fashion_mnist.load(root, download=download)
@@ -632,7 +637,7 @@ def _unpickle(path: Path) -> dict:
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
 
 
-def _imagenet(root: Path, augment: str | None, size: int):
+def _imagenet(root: Path, augment: str | None, size: int, resize_mode: str = "short_side"):
     from torchvision import transforms
     from torchvision.datasets import ImageFolder
 
@@ -648,11 +653,14 @@ def _imagenet(root: Path, augment: str | None, size: int):
             )
     info = DATASETS["imagenet"]
     normalize = transforms.Normalize(info.mean, info.std)
-    resize = round(size * 8 / 7)  # 256 for 224, Phan et al. section 4.1
+    if resize_mode not in RESIZES:
+        raise ValueError(f"unknown resize {resize_mode!r}; valid: {', '.join(RESIZES)}")
+    side = round(size * 8 / 7)  # 256 for 224, Phan et al. section 4.1
+    resize = transforms.Resize(side if resize_mode == "short_side" else (side, side))
     plain = transforms.Compose(
-        [transforms.Resize(resize), transforms.CenterCrop(size), transforms.ToTensor(), normalize]
+        [resize, transforms.CenterCrop(size), transforms.ToTensor(), normalize]
     )
-    train_steps = [transforms.Resize(resize)]
+    train_steps = [resize]
     if augment == "crop_flip":
         train_steps.append(transforms.RandomCrop(size))
     else:

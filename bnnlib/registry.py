@@ -15,6 +15,8 @@ GROUP_MODELS = ("mobilenet_m1", "mobilenet_m2", "mobilenet_m3")
 #: the optimizers and learning-rate schedules of ``bnnlib.train.fit``
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("linear", "step", "cosine", "constant")
+#: how ImageNet images are scaled before the 224 crop (bnnlib.data.get_datasets)
+RESIZES = ("short_side", "square")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .registry import DATASETS, EXPANSION_MODELS, GROUP_MODELS, OPTIMIZERS, SCHEDULES
+from .registry import DATASETS, EXPANSION_MODELS, GROUP_MODELS, OPTIMIZERS, RESIZES, SCHEDULES
 
 STUDIES = {"groups": GROUP_MODELS, "widths": EXPANSION_MODELS}
 FAMILIES = GROUP_MODELS + EXPANSION_MODELS
@@ -142,6 +142,9 @@ class GroupsFamily:
         None, "MaxFLOPs between the uniform g16 (0) and g1 (1) models' OPs (null: Phan et al.'s)",
         low=0.0, high=1.0)
     max_ops: float | None = setting(None, "absolute MaxFLOPs in OPs (null: use budget_position)", above=0.0)
+    resize: str = setting("short_side", "ImageNet images to 256 on the short side, or square "
+                          "256x256 (Phan et al.), before the 224 crop; other datasets: ignored",
+                          choices=RESIZES)
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,9 @@ class WidthsFamily:
         None, "training images per class of the supernet (the 4x model) and of the candidates' "
         "fine-tuning and calibration (Shen et al.: 50 per ImageNet class); null: the whole "
         "training split", low=1)
+    resize: str = setting("short_side", "ImageNet images to 256 on the short side (He et al.), or "
+                          "square 256x256, before the 224 crop; other datasets: ignored",
+                          choices=RESIZES)
 
 
 @dataclass(frozen=True)
@@ -425,7 +431,7 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
     study = study_of(family)
     fam = f"{study}.families.{family}"
     keys = {"profile": "profile", "seed": "seed", "progress": "progress",
-            "dataset": f"{fam}.dataset", "data_root": f"{fam}.data_root"}
+            "dataset": f"{fam}.dataset", "data_root": f"{fam}.data_root", "resize": f"{fam}.resize"}
     if stage in ("uniform", "supernet", "search", "retrain", "proxy"):
         keys["devices"] = "devices"
     if stage in ("uniform", "supernet", "retrain", "proxy"):

@@ -643,3 +643,23 @@ def test_on_device_batches_equal_the_cpu_batches():
     torch.manual_seed(0)
     xb, yb = gpu[list(range(6))]
     assert xb.is_cuda and torch.equal(xa, xb.cpu()) and torch.equal(ya, yb.cpu())
+
+
+def test_imagenet_square_resize_is_phans(tmp_path):
+    """``resize="square"`` scales each image to 256x256 before the 224 crop (Phan et al.), the
+    default keeps the aspect ratio (short side 256): different pixels for a non-square image,
+    and a different data fingerprint (so no checkpoint of the other mode is resumed)."""
+    from bnnlib import standin
+    from bnnlib.data import dataset_fingerprint
+
+    standin.write_imagenet(tmp_path / "imagenet", classes=2, train_per_class=2, val_per_class=1)
+    sets = {mode: data.get_datasets("imagenet", root=tmp_path / "imagenet", val_size=1,
+                                    augment=False, resize=mode) for mode in ("short_side", "square")}
+    short, square = sets["short_side"][2], sets["square"][2]
+    tf = {m: repr(data.flatten_subsets(sets[m][2])[0].transform) for m in sets}
+    assert "size=(256, 256)" in tf["square"] and "size=256," in tf["short_side"]
+    assert short[0][0].shape == square[0][0].shape == (3, 224, 224)
+    assert any(not torch.equal(short[i][0], square[i][0]) for i in range(len(short)))
+    assert dataset_fingerprint(short) != dataset_fingerprint(square)
+    with pytest.raises(ValueError, match="unknown resize 'crop'.*short_side, square"):
+        data.get_datasets("imagenet", root=tmp_path / "imagenet", val_size=1, resize="crop")

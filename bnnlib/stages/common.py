@@ -85,10 +85,10 @@ def device_description() -> str:
 
 @lru_cache(maxsize=4)
 def _datasets(dataset, root, val_size, train_subset, val_subset, test_subset, data_seed, augment,
-              per_class=None):
+              per_class=None, resize="short_side"):
     return get_datasets(dataset, root=root, val_size=val_size,
                         subset=(train_subset, val_subset, test_subset), seed=data_seed,
-                        augment=augment, per_class=per_class)
+                        augment=augment, per_class=per_class, resize=resize)
 
 
 def datasets(cfg: View, augment: bool = True, search: bool = False):
@@ -103,7 +103,8 @@ def datasets(cfg: View, augment: bool = True, search: bool = False):
     per_class = cfg.values.get("search_per_class") if search else None
     return _datasets(cfg.dataset, str(cfg.path(cfg.data_root)), cfg.val_size,
                      cfg.train_subset if per_class is None else None, cfg.val_subset,
-                     cfg.values.get("test_subset"), cfg.data_seed, augment, per_class)
+                     cfg.values.get("test_subset"), cfg.data_seed, augment, per_class,
+                     cfg.resize)
 
 
 def model_kwargs(cfg: View) -> dict:
