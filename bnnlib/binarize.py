@@ -7,6 +7,7 @@ Sign convention everywhere: ``sign(x) = +1 if x >= 0 else -1`` (zero maps to +1,
 
 Activation quantizers
     ``sign_approx``        sign forward, Bi-Real ApproxSign backward (Phan et al. eq. 3-4)
+    ``sign_approx_scaled`` the same times a per-image scale (Phan et al. eq. 6 on activations)
     ``sign_ste``           sign forward, clipped straight-through backward
     ``dorefa_activation``  round(clip(x, 0, 1)) forward, straight-through on [0, 1] (Shen eq. 1)
 
@@ -137,6 +138,21 @@ def sign_approx(x: torch.Tensor) -> torch.Tensor:
     return _SignApprox.apply(x)
 
 
+def sign_approx_scaled(x: torch.Tensor) -> torch.Tensor:
+    """``beta * sign_approx(x)``: eq. 6 of Phan et al. applied to the activations as well.
+
+    Phan et al. write eq. 6 for "X can be weights or activations" without saying how the
+    activations' factor is taken; XNOR-Net averages ``|x|`` over channels per position. Ours is
+    the exact optimum of eq. 6 with X = one image's whole activation tensor: one scalar per
+    image, ``beta_n = mean |x_n|`` over channels and positions, treated as a constant in the
+    backward pass (as ``xnor_weight``'s alpha). The MACs stay binary XNOR-popcounts; the one
+    multiply per output that the factor costs is not counted (as the papers count OPs).
+    Chosen by the ``groups.model.activation_scaling`` setting.
+    """
+    beta = x.detach().abs().mean(dim=tuple(range(1, x.dim())), keepdim=True)
+    return beta * sign_approx(x)
+
+
 def sign_ste(x: torch.Tensor) -> torch.Tensor:
     """Sign forward, clipped straight-through estimator backward.
 
@@ -187,6 +203,7 @@ def dorefa_weight(w: torch.Tensor) -> torch.Tensor:
 
 ACTIVATION_QUANTIZERS: dict[str, Quantizer] = {
     "approx_sign": sign_approx,
+    "approx_sign_scaled": sign_approx_scaled,
     "ste_sign": sign_ste,
     "dorefa": dorefa_activation,
 }

@@ -152,6 +152,9 @@ class GroupsModel:
     width_mult: float = setting(0.5, "scales every MobileNet width", above=0.0)
     small_input: bool = setting(False, "stride-1 stem for 28x28/32x32 images")
     max_groups: int | None = setting(None, "cap on the group choices of a gene (null: every divisor)", low=1)
+    activation_scaling: bool = setting(
+        False, "eq. 6's scaling factor on the binary activations too (one per image), not only "
+               "on the weights (Phan et al.: 'X can be weights or activations')")
 
 
 @dataclass(frozen=True)
@@ -446,6 +449,8 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
     model = "groups.model" if study == "groups" else fam
     keys["width_mult"] = f"{model}.width_mult"
     keys["small_input"] = f"{model}.small_input"
+    if study == "groups":
+        keys["activation_scaling"] = "groups.model.activation_scaling"
     if study == "groups" and stage in ("supernet", "search", "proxy"):
         keys["max_groups"] = "groups.model.max_groups"
     if stage in ("uniform", "supernet", "retrain", "proxy"):

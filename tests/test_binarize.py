@@ -201,3 +201,19 @@ def test_fused_path_is_off_on_cpu_without_the_interpreter(monkeypatch):
 
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     assert not fused.available(torch.zeros(4))
+
+
+def test_scaled_sign_is_eq6_on_each_images_activations():
+    """beta_n * sign(x_n) with beta_n = mean |x_n| (the optimum of eq. 6 for X = one image's
+    activations); backward: beta_n times ApproxSign's derivative, beta held constant."""
+    x = torch.tensor([[[-2.0, 0.5], [0.25, -0.25]], [[1.0, -1.0], [0.0, 3.0]]],
+                     dtype=torch.float64).requires_grad_(True)
+    y = binarize.activation_quantizer("approx_sign_scaled")(x)
+    beta = torch.tensor([0.75, 1.25], dtype=torch.float64).view(2, 1, 1)
+    assert torch.equal(y.detach(), beta * _sign(x.detach().flatten()).view(2, 2, 2))
+    y.sum().backward()
+    d = (2 - 2 * x.detach().abs()).clamp(min=0)
+    assert torch.allclose(x.grad, beta * d)
+    # least squares: no other scale fits one image's activations better
+    for scale in (0.7, 0.8):
+        assert ((x[0] - scale * y[0].sign()) ** 2).sum() > ((x[0] - y[0]) ** 2).sum()

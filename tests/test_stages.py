@@ -306,3 +306,20 @@ def test_the_fine_tuning_recipe_of_candidates_comes_from_the_settings(study):
     proxy_keys = settings.stage_keys("proxy", "vgg_small")
     assert {"finetune_lr", "finetune_optimizer", "finetune_schedule",
             "finetune_batch_size"} <= set(proxy_keys)  # the proxy scores with the same evaluator
+
+
+def test_activation_scaling_builds_scaled_binary_activations(study):
+    from bnnlib import flops, models
+
+    on = study("uniform", "mobilenet_m1", **{"groups.model.activation_scaling": True})
+    off = study("uniform", "mobilenet_m1")
+    assert common.model_kwargs(on)["act_quantizer"] == "approx_sign_scaled"
+    assert "act_quantizer" not in common.model_kwargs(off)  # other runs keep their identity
+    model = models.build("mobilenet_m1", groups=4, **common.model_kwargs(on))
+    quantizers = {m.input_quantizer for m in model.modules() if hasattr(m, "input_quantizer")}
+    assert "approx_sign_scaled" in quantizers
+    plain = models.build("mobilenet_m1", groups=4, **common.model_kwargs(off))
+    a, b = flops.count(model, (1, 28, 28)), flops.count(plain, (1, 28, 28))
+    assert (a.binary_macs, a.fp_macs) == (b.binary_macs, b.fp_macs)  # still XNOR-popcounts
+    sn = supernet.build(study("supernet", "mobilenet_m1", **{"groups.model.activation_scaling": True}))
+    assert any(getattr(m, "input_quantizer", None) == "approx_sign_scaled" for m in sn.modules())

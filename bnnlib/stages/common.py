@@ -114,6 +114,8 @@ def model_kwargs(cfg: View) -> dict:
               "width_mult": float(cfg.width_mult)}
     if cfg.family != "vgg_small":  # VGG-small has no stem option (settings refuse true)
         kwargs["small_input"] = bool(cfg.small_input)
+    if cfg.values.get("activation_scaling"):  # only when on: the other runs' identity is kept
+        kwargs["act_quantizer"] = "approx_sign_scaled"
     return kwargs
 
 
