@@ -23,6 +23,7 @@ import json
 
 import torch
 from bench_supernet import random_images
+from bench_train import batch as random_batch
 from bench_train import device_name, make_step, sync, time_steps
 from sizes import FAMILIES, profile_input, profile_kwargs
 
@@ -49,11 +50,7 @@ def bench(family: str, args: argparse.Namespace) -> dict:
     later = result.history[1:] or result.history
     fit_img_s = sum(r["images_per_s"] for r in later) / len(later)
     steps = args.images // batch
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, *inp["shape"], generator=g).to(device)
-    y = torch.randint(0, inp["classes"], (batch,), generator=g).to(device)
-    if device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
+    x, y = random_batch(inp["shape"], batch, inp["classes"], device)
     torch.manual_seed(0)
     step = make_step(build(family, binary=True, **kwargs).to(device), x, y, device)
     for _ in range(3):

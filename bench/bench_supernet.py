@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 import torch
+from bench_train import batch as random_batch
 from bench_train import device_name, sync
 from sizes import FAMILIES, profile_input, profile_kwargs
 from torch import nn
@@ -117,11 +118,7 @@ def main(argv=None) -> list[dict]:
     for family in args.families:
         inp = profile_input(family, args.sizes)
         batch = args.batch or inp["batch_size"]
-        gen = torch.Generator().manual_seed(0)
-        x = torch.randn(batch, *inp["shape"], generator=gen).to(device)
-        y = torch.randint(0, inp["classes"], (batch,), generator=gen).to(device)
-        if device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        x, y = random_batch(inp["shape"], batch, inp["classes"], device)
         torch.manual_seed(0)
         sn = supernet.build(family, num_classes=inp["classes"], in_channels=inp["shape"][0],
                             **sizes[family]).to(device)
