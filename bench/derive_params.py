@@ -23,10 +23,13 @@ def derive(raw: dict, seeds: list[int] | None = None, tiny: bool = False) -> dic
         raw["seeds"] = list(seeds)
     if tiny:
         raw["data"].update(train_subset=256, val_subset=128, test_subset=128)
-        for study in ("groups", "widths"):
-            s = raw[study]
+        # the groups study has one recipe, each widths family its own
+        sections = [raw["groups"]] + list(raw["widths"]["families"].values())
+        for s in sections:
             s["epochs"] = {"uniform": 1, "supernet": 1, "retrain": 1}
             s["train"]["batch_size"] = 64
+        for study in ("groups", "widths"):
+            s = raw[study]
             s["search"].update(population=4, topk=2, crossovers=2, mutations=2, iterations=2,
                                calib_images=64, val_images=None)
             s["proxy"].update(genomes=3, epochs=1, train_images=128, test_images=128)

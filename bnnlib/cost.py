@@ -300,6 +300,8 @@ def workload(params: Params, family: str) -> list[Work]:
     study = _check_family(params, family)
     sp, ops = splits(params, family), family_ops(params, family)
     cfg = getattr(params, study)
+    # epochs: the study's (groups) or the family's own (widths)
+    epochs = cfg.epochs if study == "groups" else cfg.families[family].epochs
     n_seeds, n_search = len(params.seeds), len(params.search_seeds)
     works: list[Work] = []
 
@@ -318,7 +320,7 @@ def workload(params: Params, family: str) -> list[Work]:
 
     # uniform
     for variant, (model_ops, timed) in ops.uniform.items():
-        works.append(trained("uniform", variant, n_seeds, cfg.epochs.uniform, model_ops, timed,
+        works.append(trained("uniform", variant, n_seeds, epochs.uniform, model_ops, timed,
                              "counted" if timed == model_ops else "binary twin"))
     # supernet
     largest_mode = study == "widths" and cfg.supernet_sampling == "largest"
@@ -326,9 +328,9 @@ def workload(params: Params, family: str) -> list[Work]:
     works.append(Work(
         family=family, stage="supernet",
         what="supernet (largest, as is)" if largest_mode else "supernet (random genome per step)",
-        models=1, epochs=cfg.epochs.supernet, train_images=sp.search_train,
-        images_trained=cfg.epochs.supernet * sp.search_train,
-        images_evaluated=cfg.epochs.supernet * sp.val, ops_per_image=step_ops,
+        models=1, epochs=epochs.supernet, train_images=sp.search_train,
+        images_trained=epochs.supernet * sp.search_train,
+        images_evaluated=epochs.supernet * sp.val, ops_per_image=step_ops,
         timed_ops=step_ops, eval_ops=ops.largest, kind="supernet",
         estimate="counted" if largest_mode else "random-genome mean"))
     # search
@@ -385,7 +387,7 @@ def workload(params: Params, family: str) -> list[Work]:
                          (n_search - 1) * n_seeds))
         rows += [(rsearch, n_seeds), (f"{rsample} (one draw per seed)", n_seeds)]
         for what, models in rows:
-            works.append(trained("retrain", what, models, cfg.epochs.retrain, ret_ops,
+            works.append(trained("retrain", what, models, epochs.retrain, ret_ops,
                                  estimate=ret_estimate))
     return works
 

@@ -55,13 +55,14 @@ def _params(stage: str, study: str) -> list[str]:
     family = settings.STUDIES[study][0]
     read = settings.tracked_keys(stage, family)
     every = {k for st in settings.STAGES for k in settings.tracked_keys(st, family)}
-    whole = {sec for sec in (f"{study}.train", f"{study}.search")
+    whole = {sec for sec in (f"{study}.train", f"{study}.search",
+                             f"{study}.families.{family}.train")
              if {k for k in every if k.startswith(sec + ".")} <= read}
     out: list[str] = []
     for key in sorted(read):
-        key = key.replace(f".families.{family}.", ".families.${key}.")
         section = key.rsplit(".", 1)[0]
         entry = section if section in whole else key
+        entry = entry.replace(f".families.{family}.", ".families.${key}.")
         if entry not in out:
             out.append(entry)
     return out

@@ -87,6 +87,11 @@ class Recipe:
                              choices=OPTIMIZERS)
     lr: float = setting(0.001, "base learning rate", above=0.0)
     schedule: str = setting("linear", "learning-rate schedule over all steps", choices=SCHEDULES)
+    milestones: list[int] | None = setting(
+        None, "epochs at which the step schedule multiplies the rate by 0.1 (null: 30/60/90% of "
+        "the epochs)", low=1)
+    weight_decay: float | None = setting(None, "L2 coefficient (null: 0 with Adam, 5e-4 with SGD)",
+                                         low=0.0)
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,9 @@ class WidthsFamily:
     data_root: str = setting("data/raw", "folder of the dataset (relative: from the repository root)")
     width_mult: float = setting(0.0625, "scales every base width (genomes act on top of it)", above=0.0)
     small_input: bool = setting(False, "ResNet-18: stride-1 3x3 stem without max-pool (VGG-small: false)")
+    train: Recipe = setting(Recipe, "training recipe of this family's models (Shen et al. train "
+                            "VGG-small on CIFAR-10 and ResNet-18 on ImageNet differently)")
+    epochs: Epochs = setting(Epochs, "epochs per stage of this family")
     search_per_class: int | None = setting(
         None, "training images per class of the supernet (the 4x model) and of the candidates' "
         "fine-tuning and calibration (Shen et al.: 50 per ImageNet class); null: the whole "
@@ -191,8 +199,6 @@ class WidthsStudy:
     supernet_sampling: str = setting(
         "random", "4x model trained with random widths every step, or as is (largest, Shen et al.)",
         choices=SUPERNET_SAMPLING)
-    train: Recipe = setting(Recipe, "training recipe of every model of this study")
-    epochs: Epochs = setting(Epochs, "epochs per stage")
     search: WidthsSearch = setting(WidthsSearch, "evolutionary search with the fitness of eq. 4")
     proxy: Proxy = setting(lambda: Proxy(epochs=2, train_images=4000),
                            "rank correlation of one-shot scores and stand-alone accuracy")
@@ -304,6 +310,12 @@ def _build(cls, raw, key: str):
 
 def _value(raw, hint, key: str, meta: Mapping):
     origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if type(None) in args and any(typing.get_origin(a) is list for a in args):
+        if raw is None:  # an optional list (``milestones: null``)
+            return None
+        hint = next(a for a in args if typing.get_origin(a) is list)
+        origin = list
     if dataclasses.is_dataclass(hint):
         return _build(hint, raw, key)
     if origin is list:
@@ -454,8 +466,10 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
     if study == "groups" and stage in ("supernet", "search", "proxy"):
         keys["max_groups"] = "groups.model.max_groups"
     if stage in ("uniform", "supernet", "retrain", "proxy"):
-        keys["epochs"] = f"{study}.epochs.{stage}" if stage != "proxy" else f"{study}.proxy.epochs"
-        keys.update({k: f"{study}.train.{k}" for k in _fields(Recipe)})
+        # groups: one recipe for the study; widths: one per family (dataset-dependent recipes)
+        base = study if study == "groups" else fam
+        keys["epochs"] = f"{base}.epochs.{stage}" if stage != "proxy" else f"{study}.proxy.epochs"
+        keys.update({k: f"{base}.train.{k}" for k in _fields(Recipe)})
     if stage == "proxy":
         keys.update({k: f"{study}.proxy.{k}" for k in _fields(Proxy) if k != "epochs"})
         scoring = (("calib_images", "val_images", "eval_batch_size")

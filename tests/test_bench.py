@@ -96,7 +96,8 @@ def test_derive_params_changes_only_what_it_says(tmp_path):
     assert one["seeds"] == [0] and {k: v for k, v in one.items() if k != "seeds"} == {
         k: v for k, v in raw.items() if k != "seeds"}
     tiny = derive_params.derive(raw, tiny=True)
-    assert tiny["widths"]["epochs"]["retrain"] == 1 and tiny["data"]["train_subset"] == 256
+    assert tiny["widths"]["families"]["resnet18"]["epochs"]["retrain"] == 1
+    assert tiny["groups"]["epochs"]["uniform"] == 1 and tiny["data"]["train_subset"] == 256
     settings.from_dict(tiny)
     with pytest.raises(settings.SettingsError, match="seeds"):
         derive_params.derive(raw, seeds=[-1])

@@ -67,7 +67,7 @@ def test_the_search_subset_sets_supernet_and_fine_tuning_images():
     paper = settings.load(ROOT / "profiles" / "paper.yaml")
     w = cost.workload(paper, "resnet18")
     (sn,) = by_stage(w, "supernet")
-    assert sn.images_trained == paper.widths.epochs.supernet * 50_000
+    assert sn.images_trained == paper.widths.families["resnet18"].epochs.supernet * 50_000
     search = by_stage(w, "search")
     n = sum(s.candidates for s in search)
     assert total(w, "search", "images_trained") == n * paper.widths.search.finetune_epochs * 50_000

@@ -157,7 +157,7 @@ def test_ddp_stage_with_two_devices_is_one_command(tmp_path, capfd):
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     cfg = settings.view("uniform", "vgg_small", "params.yaml",
                         {"devices": 2, "data.val_size": 64, "data.train_subset": 96,
-                         "data.test_subset": 50, "widths.train.batch_size": 32},
+                         "data.test_subset": 50, "widths.families.vgg_small.train.batch_size": 32},
                         root=tmp_path)
     results = uniform.run(cfg)
     out = capfd.readouterr().out

@@ -37,7 +37,8 @@ STAGES = (uniform, supernet, search, proxy, retrain)
 SMOKE_SCALE = {
     "seeds": [0], "search_seeds": [0],
     "data.val_size": 10,
-    **{f"{study}.epochs.{stage}": 1 for study in ("groups", "widths")
+    **{f"{section}.epochs.{stage}": 1
+       for section in ("groups", "widths.families.vgg_small", "widths.families.resnet18")
        for stage in ("uniform", "supernet", "retrain")},
     **{f"{study}.search.{key}": value for study in ("groups", "widths") for key, value in
        {"population": 3, "topk": 2, "crossovers": 1, "mutations": 1, "iterations": 2,

@@ -66,8 +66,15 @@ def test_every_setting_has_a_type_and_a_comment():
     ({"groups": {"epochs": {"uniform": 2.5}}}, r"groups.epochs.uniform = 2.5 is not an integer"),
     ({"groups": {"epochs": {"uniform": 0}}}, r"groups.epochs.uniform = 0 is out of range: must be >= 1"),
     ({"groups": {"epochs": {"uniform": True}}}, r"groups.epochs.uniform = True is not an integer"),
-    ({"widths": {"train": {"optimizer": "adamw"}}}, r"widths.train.optimizer = 'adamw' is not one of adam, sgd"),
-    ({"widths": {"train": {"lr": 0}}}, r"widths.train.lr = 0.0 is out of range: must be > 0"),
+    ({"widths": {"families": {"vgg_small": {"train": {"optimizer": "adamw"}}}}},
+     r"widths.families.vgg_small.train.optimizer = 'adamw' is not one of adam, sgd"),
+    ({"widths": {"families": {"resnet18": {"train": {"lr": 0}}}}},
+     r"widths.families.resnet18.train.lr = 0.0 is out of range: must be > 0"),
+    ({"widths": {"train": {"lr": 0.1}}},
+     r"unknown key widths.train; valid keys of widths: families, supernet_sampling"),
+    ({"groups": {"train": {"milestones": [0, 5]}}}, r"groups.train.milestones\[0\] = 0 is out of range"),
+    ({"groups": {"train": {"milestones": 30}}}, r"groups.train.milestones = 30 is not a non-empty list"),
+    ({"groups": {"train": {"weight_decay": -1}}}, r"groups.train.weight_decay = -1.0 is out of range"),
     ({"widths": {"supernet_sampling": "sandwich"}}, r"supernet_sampling = 'sandwich' is not one of random, largest"),
     ({"groups": {"families": {"mobilenet_m4": {}}}},
      r"unknown family groups.families.mobilenet_m4 \(did you mean 'mobilenet_m3'\?\)"),
@@ -120,7 +127,8 @@ def test_stage_keys_say_what_each_stage_reads():
 
 
 def test_view_reads_flat_names_and_takes_overrides():
-    s = settings.view("uniform", "resnet18", ROOT / "params.yaml", {"epochs": 5, "widths.train.lr": 0.01})
+    s = settings.view("uniform", "resnet18", ROOT / "params.yaml",
+                      {"epochs": 5, "widths.families.resnet18.train.lr": 0.01})
     assert (s.epochs, s.lr, s.small_input, s.study) == (5, 0.01, True, "widths")
     assert s.runs_dir == ROOT / "runs" and s.upstream_dir == s.runs_dir
     with pytest.raises(AttributeError, match="has no setting 'population'; it reads: profile"):
@@ -185,3 +193,20 @@ def test_declared_defaults_are_the_default_profile_and_the_library_recipe():
     library = train.Recipe(epochs=1)
     for name in ("batch_size", "optimizer", "lr", "schedule"):
         assert getattr(library, name) == getattr(settings.Recipe(), name), name
+
+
+def test_each_widths_family_has_the_papers_recipe_in_the_paper_profile():
+    """Shen et al. train VGG-small on CIFAR-10 (200 epochs, 0.1 x0.1 at 60/120/180) and
+    ResNet-18 on ImageNet (150 epochs, at 50/100/135, batch 256, weight decay 1e-4): each widths
+    family reads its own recipe; the groups study keeps one (Phan et al.: Adam, batch 512)."""
+    from bnnlib.stages.common import recipe
+
+    paper = ROOT / "profiles" / "paper.yaml"
+    vgg = recipe(settings.view("retrain", "vgg_small", paper, root=ROOT))
+    res = recipe(settings.view("retrain", "resnet18", paper, root=ROOT))
+    m1 = recipe(settings.view("retrain", "mobilenet_m1", paper, root=ROOT))
+    assert (vgg.epochs, vgg.milestones, vgg.optimizer, vgg.lr) == (200, (60, 120, 180), "sgd", 0.1)
+    assert (res.epochs, res.milestones, res.batch_size, res.weight_decay) == (150, (50, 100, 135), 256, 1e-4)
+    assert (m1.epochs, m1.optimizer, m1.batch_size, m1.schedule) == (256, "adam", 512, "linear")
+    assert settings.stage_keys("uniform", "resnet18")["lr"] == "widths.families.resnet18.train.lr"
+    assert settings.stage_keys("uniform", "mobilenet_m2")["lr"] == "groups.train.lr"

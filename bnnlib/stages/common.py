@@ -126,8 +126,11 @@ def input_size(cfg: View) -> tuple[int, int, int]:
 
 def recipe(cfg: View) -> Recipe:
     """The view's training recipe (``fit`` also takes ``seed=cfg.seed, progress=cfg.progress``)."""
+    milestones = cfg.milestones
     return Recipe(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer=cfg.optimizer, lr=cfg.lr,
-                  schedule=cfg.schedule)
+                  schedule=cfg.schedule,
+                  milestones=tuple(milestones) if milestones is not None else None,
+                  weight_decay=cfg.weight_decay)
 
 
 class StaleUpstreamError(ValueError):
