@@ -24,7 +24,8 @@ from bnnlib import tables
 pytestmark = pytest.mark.pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["bnnlib", "notebooks", "profiles", "dvc.yaml", "params.yaml", ".dvc", ".dvcignore", "pyproject.toml"]
+COPY = ["bnnlib", "notebooks", "profiles", "dvc.yaml", "params.yaml", ".dvc", ".dvcignore", "pyproject.toml",
+        "bench/results_gpu"]  # the measured rates of the tables stage's cost projections
 # rows printed in each paper table (Phan et al. Tables 1-4, Shen et al. Tables 1-2)
 PAPER_ROWS = {"phan_table1": 15, "phan_table2": 5, "phan_table3": 15, "phan_table4": 9,
               "shen_table1": 7, "shen_table2": 10}
