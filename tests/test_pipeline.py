@@ -111,6 +111,12 @@ def test_reports_claims_figures_and_notebooks(smoke_repo):
     assert set(per_seed["seed"]) == {0} and len(per_seed) == 40  # 19 uniform + 21 retrained models, one seed
     proxy = pd.read_csv(repo / "reports/tables/proxy_quality.csv")
     assert len(proxy) == 5 and (proxy["genomes"] == 3).all()
+    # the cost of the gpu and paper profiles, projected from the measured rates: every family
+    # and stage, and the overall total
+    for name in ("gpu", "paper"):
+        projection = pd.read_csv(repo / f"reports/tables/projection_{name}.csv")
+        assert len(projection) == 5 * 6 + 1 and (projection["hours"] > 0).all()
+    assert len(pd.read_csv(repo / "reports/tables/search_vs_papers.csv")) == 10
     executed = sorted((repo / "reports/executed").glob("*.ipynb"))
     assert len(executed) == 26
     assert not (repo / "notebooks/runs").exists() and not (repo / "scratch").exists()
