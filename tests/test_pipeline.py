@@ -182,8 +182,10 @@ def test_changed_settings_redo_exactly_the_items_they_determine(smoke_repo):
     max_ops = ops[len(ops) // 4]  # a quarter of the evaluated genomes fit: the search can start
     params = repo / "params.yaml"
     text = params.read_text()
-    m1 = "mobilenet_m1: {dataset: fashion_mnist, data_root: data/raw, budget_position: null, max_ops: null}"
-    r18 = "resnet18: {dataset: fashion_mnist, data_root: data/raw, width_mult: 0.0625, small_input: false}"
+    m1 = ("mobilenet_m1: {dataset: fashion_mnist, data_root: data/raw, budget_position: null, "
+          "max_ops: null, resize: short_side}")
+    r18 = ("    resnet18:\n      dataset: fashion_mnist\n      data_root: data/raw\n"
+           "      width_mult: 0.0625\n      small_input: false\n")
     assert m1 in text and r18 in text
     params.write_text(text.replace(m1, m1.replace("max_ops: null", f"max_ops: {max_ops}"))
                       .replace(r18, r18.replace("small_input: false", "small_input: true")))
