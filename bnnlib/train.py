@@ -628,7 +628,8 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
         before_step: Callable[[nn.Module, int], None] | None = None,
         after_epoch: Callable[[int, dict[str, float]], bool | None] | None = None,
         checkpoint_every: int | None = None, checkpoint_interval_s: float = 0.0,
-        eval_batch_size: int = 512, num_workers: int = 0, log_metrics: bool = True, model_name: str | None = None,
+        eval_batch_size: int = 512, num_workers: int = 0, log_metrics: bool = True,
+        model_name: str | None = None,
         context: dict[str, Any] | None = None, progress: bool = True,
         distributed: bool | None = None) -> FitResult:
     """Train ``model`` on ``train_data`` with cross-entropy; see the module docstring.
@@ -661,8 +662,9 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
             0: after every epoch), and always after the last epoch. A big model trained in
             seconds per epoch on a GPU then spends its time training rather than hashing and
             writing its run state (4x VGG-small: 0.9 GB per checkpoint). An interrupted run
-            resumes from the last written epoch; ``best.pt`` holds the best of the written
-            epochs. Results do not depend on it.
+            resumes from the last written epoch; ``best.pt`` is written only at a written
+            epoch that is the best so far (so it can be older than the history's best
+            epoch). The trained weights and metrics do not depend on it.
         eval_batch_size: batch size of the validation pass.
         num_workers: DataLoader workers for datasets that are not in memory.
         log_metrics: write DVCLive metrics and ``history.json`` under ``out_dir``.
