@@ -230,11 +230,12 @@ class StudyReport:
         return f"<p>{html.escape(self._summary().capitalize())}.</p>" + self.tally().to_html()
 
 
-def build_reports(runs_dir: str | Path = "runs", reports_dir: str | Path = "reports"
-                  ) -> StudyReport:
+def build_reports(runs_dir: str | Path = "runs", reports_dir: str | Path = "reports",
+                  projections: dict[str, pd.DataFrame] | None = None) -> StudyReport:
     """Write tables, the Kendall tau table, figures and claims from ``runs_dir`` under
     ``reports_dir``, then ``index.html`` (last: it links every file there); returns the
-    :class:`StudyReport`."""
+    :class:`StudyReport`. ``projections``: cost projections already written as
+    ``tables/<name>.csv`` (:func:`bnnlib.stages.tables.projections`), shown and linked too."""
     from .plots import write_all_figures
 
     root = Path(reports_dir)
@@ -253,7 +254,11 @@ def build_reports(runs_dir: str | Path = "runs", reports_dir: str | Path = "repo
         written={"tables": table_text.write_all_tables(runs_dir, root / "tables")
                  + [root / "tables" / f"{name}.csv"
                     for name in (KENDALL, PER_SEED, SEARCH_SEEDS, COST)],
-                 "figures": figures, "claims": C.write_claims(results, root)})
+                 "figures": figures, "claims": C.write_claims(results, root)},
+        projections=dict(projections or {}))
+    if report.projections:
+        report.written["projections"] = [root / "tables" / f"{name}.csv"
+                                         for name in report.projections]
     report.written["index"] = [write_index(report)]
     return report
 
@@ -323,6 +328,14 @@ def write_index(report: StudyReport) -> Path:
              "(search-run variance apart from training variance): " + _links(per_seed, root)
              + "</p>"]
     linked.update(per_seed)
+
+    projection_files = [p for p in report.written.get("projections", []) if p.exists()]
+    if projection_files:
+        body.append("<h2>Cost before you start: the gpu and paper profiles, projected</h2>")
+        for path in projection_files:
+            body += [f'<h3 id="{path.stem}">{html.escape(path.stem)}</h3>', _links([path], root),
+                     report.projection(path.stem).to_html()]
+        linked.update(projection_files)
 
     body.append("<h2>Figures</h2>")
     for name, path in report.figures.items():

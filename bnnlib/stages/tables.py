@@ -52,8 +52,7 @@ def run(runs_dir: str | Path = "runs", reports_dir: str | Path = "reports") -> r
     flat = {f"{r['family']}/{r['variant']}": {k: r[k] for k in METRICS}
             for r in results.models.to_dict("records") if not tables.is_missing(r.get("test_top1"))}
     metrics = write_json(reports / "metrics.json", flat)  # before the index, which links it
-    study = report.build_reports(runs, reports)
+    # written before the index, which links them
+    study = report.build_reports(runs, reports, projections=projections(reports))
     study.written["metrics"] = [metrics]
-    study.projections = projections(reports)
-    study.written["projections"] = [reports / "tables" / f"{k}.csv" for k in study.projections]
     return study
