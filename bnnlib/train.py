@@ -622,6 +622,19 @@ def _existing(out: Path | None, name: str) -> Path | None:
     return out / name if out is not None and (out / name).exists() else None
 
 
+def _identity(model: nn.Module, model_name: str | None, recipe: Recipe, seed: int,
+              train_data: Dataset, val_data: Dataset | None, context: dict | None) -> dict:
+    """Everything that determines the trained weights: a checkpoint of another identity is
+    never resumed (CheckpointMismatchError names what differs)."""
+    return {
+        "model": model_fingerprint(model, model_name),
+        "recipe": recipe.identity(seed),
+        "data": {"train": dataset_fingerprint(train_data),
+                 "val": dataset_fingerprint(val_data) if val_data is not None else None},
+        "context": canonical(context or {}),
+    }
+
+
 def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, *,
         recipe: Recipe, out_dir: str | Path | None = None, seed: int = 0, resume: bool = True,
         device: str | torch.device | None = None, amp: bool | None = None,
@@ -696,15 +709,7 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
                          f"{world} processes; use a batch of at least {world} images")
     device, amp = _place(model, device, amp)
     use_scaler = device.type == "cuda" and amp and not torch.cuda.is_bf16_supported()
-    # everything that determines the trained weights: a checkpoint of another identity is
-    # never resumed (CheckpointMismatchError names what differs)
-    identity = {
-        "model": model_fingerprint(model, model_name),
-        "recipe": recipe.identity(seed),
-        "data": {"train": dataset_fingerprint(train_data),
-                 "val": dataset_fingerprint(val_data) if val_data is not None else None},
-        "context": canonical(context or {}),
-    }
+    identity = _identity(model, model_name, recipe, seed, train_data, val_data, context)
     # in-memory images move to the GPU once (after the identity: the data, not its place,
     # determines the run; batches are equal on every device, bnnlib.data.on_device)
     train_data = on_device(train_data, device)
