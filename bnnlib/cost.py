@@ -51,7 +51,9 @@ What is counted (each number follows the stage's code; ``S`` = ``len(search_seed
   search seed and ``random_search``, each once per training seed, and ``random``, one draw per
   training seed trained with that seed: ``(S + 2) * len(seeds)`` models. Widths: the same per
   trade-off (``auto_a``/``auto_b``, ``auto_<t>_s<k>``, ``random_search_<t>``, ``random_<t>``):
-  ``2 * (S + 2) * len(seeds)``. Same epochs, monitor and test as the uniform rows.
+  ``2 * (S + 2) * len(seeds)``. Same epochs, monitor and test as the uniform rows. Groups with
+  ``epochs.fig5`` set (and not the retraining's): ``fig5_searched`` and ``fig5_random``, once
+  per training seed each, for ``fig5`` epochs.
 
 OPs that are unknown before the search are estimated (the ``estimate`` field says which):
 
@@ -388,6 +390,11 @@ def workload(params: Params, family: str) -> list[Work]:
         rows += [(rsearch, n_seeds), (f"{rsample} (one draw per seed)", n_seeds)]
         for what, models in rows:
             works.append(trained("retrain", what, models, epochs.retrain, ret_ops,
+                                 estimate=ret_estimate))
+    fig5 = getattr(epochs, "fig5", None)  # groups only: Figure 5's own runs
+    if fig5 is not None and fig5 != epochs.retrain:
+        for what in ("fig5_searched", "fig5_random (the random draws)"):
+            works.append(trained("retrain", f"{what}, Figure 5", n_seeds, fig5, ret_ops,
                                  estimate=ret_estimate))
     return works
 

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import paper_values as pv
-from .registry import EXPANSION_MODELS, GROUP_MODELS
+from .registry import EXPANSION_MODELS, FIG5_PREFIX, GROUP_MODELS
 from .tables import Results, is_missing, load_results, ours_setting, proxy_records
 
 #: seaborn's "colorblind" palette (Okabe-Ito order), written out: plotting needs no seaborn
@@ -78,16 +78,18 @@ def _seed_curves(records: list[dict], metric: str) -> tuple[list[int], np.ndarra
 def plot_phan_fig5(results: Results, path: str | Path | None = None) -> Figure:
     """Validation top-1 per epoch, random vs searched groups, one panel per module: the mean
     over training seeds (line) and the range of the seeds (band), from the ``history`` of
-    ``runs/retrain/<module>/{random,searched}/seed<k>``. Random: one random genome within the
-    MaxFLOPs budget per seed. The per-epoch accuracy is on 1000 test images, a split no search
+    ``runs/retrain/<module>/{random,searched}/seed<k>``, or of Figure 5's own runs
+    (``fig5_random``, ``fig5_searched``: Phan et al.'s 100 epochs) where the profile trains them.
+    Random: one random genome within the MaxFLOPs budget per seed. The per-epoch accuracy is on 1000 test images, a split no search
     saw (``bnnlib.stages.common.MONITOR_IMAGES``); the claims use the whole test split."""
     fig, axes = _figure(6.0, 7.5, rows=3, sharex=True)
     styles = {"random": ("Random (within budget)", KIND_COLOURS["random"]),
               "searched": ("Group search", KIND_COLOURS["searched"])}
     used = []
     for ax, module in zip(axes[:, 0], pv.PHAN_MODULES, strict=True):
+        own = all(results.records(module, FIG5_PREFIX + v) for v in styles)
         for variant, (label, colour) in styles.items():
-            records = results.records(module, variant)
+            records = results.records(module, FIG5_PREFIX + variant if own else variant)
             used += records
             epochs, values = _seed_curves(records, "val_top1")
             if not epochs or np.isnan(values).all():
@@ -98,7 +100,8 @@ def plot_phan_fig5(results: Results, path: str | Path | None = None) -> Figure:
             ax.plot(epochs, mean, "-", color=colour, marker=".",
                     label=f"{label}, mean of {len(records)} seed(s)")
             ax.fill_between(epochs, low, high, color=colour, alpha=0.2, lw=0)
-        ax.set_title(f"Module {pv.PHAN_MODULE_LABELS[module]}")
+        ax.set_title(f"Module {pv.PHAN_MODULE_LABELS[module]}"
+                     + (" (Figure 5's own runs)" if own else ""))
         ax.set_ylabel("top-1 on 1000 test images (%)")
         ax.grid(alpha=0.3)
         if ax.lines:
@@ -259,7 +262,8 @@ def plot_acc_vs_ops(results: Results, study: str, path: str | Path | None = None
     """Test top-1 vs OPs of every trained model of ``study`` ("groups" or "widths"), coloured by
     kind (uniform / random / searched (incl. Auto) / real-valued), with the Pareto front of each
     panel as a step line: the mean over training seeds, with the seeds' standard deviation as
-    an error bar. Copies marked ``same_as`` are drawn once."""
+    an error bar. Copies marked ``same_as`` are drawn once; Figure 5's own shorter runs
+    (``fig5_*``) are not drawn (their schedule is not the final models')."""
     panels = STUDY_PANELS[study]
     fig, axes = _figure(6.0 * len(panels), 4.5, cols=len(panels))
     models = results.models
@@ -271,7 +275,7 @@ def plot_acc_vs_ops(results: Results, study: str, path: str | Path | None = None
                 rec = results.model(fam, variant)
                 ops, top1 = rec.get("ops"), rec.get("test_top1")
                 if isinstance(rec.get("same_as"), str) or is_missing(ops) or is_missing(top1) \
-                        or ops <= 0:
+                        or ops <= 0 or variant.startswith(FIG5_PREFIX):
                     continue
                 sd = rec.get("test_top1_sd")
                 pts.append((float(ops), 100 * float(top1), fam, variant,

@@ -102,6 +102,14 @@ class Epochs:
 
 
 @dataclass(frozen=True)
+class GroupsEpochs(Epochs):
+    fig5: int | None = setting(
+        None, "epochs of Figure 5's random-vs-searched runs, trained apart from the final models "
+        "(Phan et al.: 100, the final models 256); null: Figure 5 is drawn from the retraining's "
+        "curves", low=1)
+
+
+@dataclass(frozen=True)
 class Search:
     population: int = setting(12, "initial population (Phan et al. 50, Shen et al. 32)", low=1)
     topk: int = setting(4, "elite size K, over every genome evaluated so far", low=1)
@@ -186,7 +194,7 @@ class GroupsStudy:
         lambda: {f: GroupsFamily() for f in GROUP_MODELS}, "Phan et al.'s binary MobileNet modules")
     model: GroupsModel = setting(GroupsModel, "model construction shared by the modules")
     train: Recipe = setting(Recipe, "training recipe of every model of this study")
-    epochs: Epochs = setting(Epochs, "epochs per stage")
+    epochs: GroupsEpochs = setting(GroupsEpochs, "epochs per stage")
     search: Search = setting(Search, "evolutionary search (Phan et al. Algorithm 1)")
     proxy: Proxy = setting(Proxy, "rank correlation of one-shot scores and stand-alone accuracy")
 
@@ -475,6 +483,8 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
         scoring = (("calib_images", "val_images", "eval_batch_size")
                    + (FINETUNE_KEYS if study == "widths" else ()))
         keys.update({k: f"{study}.search.{k}" for k in scoring})
+    if stage == "retrain" and study == "groups":
+        keys["fig5_epochs"] = "groups.epochs.fig5"
     if stage == "supernet" and study == "widths":
         keys["supernet_sampling"] = "widths.supernet_sampling"
     if study == "widths" and stage in ("supernet", "search", "proxy", "retrain"):

@@ -152,6 +152,20 @@ def test_overlapping_samples_are_inconclusive_with_the_seeds_needed(study):
     assert stats.decidable_difference(sd, n) < 0.99 <= stats.decidable_difference(sd, n - 1)
 
 
+def test_figure5_claims_read_figure5_runs_where_they_exist(tmp_path):
+    """M2's final models contradict "about 2%" (-1 pt); its Figure 5 runs, trained apart, are
+    2 pt apart: the Fig. 5 claim reads those and says so, the other claims keep the finals."""
+    root = make_study(tmp_path / "runs")
+    write_model(root, "mobilenet_m2", "fig5_searched", "retrain", seeds(80.0), 0.62e7, [16] * 13 + [1] * 5)
+    write_model(root, "mobilenet_m2", "fig5_random", "retrain", seeds(78.0), 0.75e7, [4] * 18)
+    frame = C.check_claims(T.load_results(root)).set_index("id")
+    row = frame.loc["phan-fig5-M2"]
+    assert row["verdict"] == C.SUPPORTED
+    assert "[ours: fig5_searched vs fig5_random]: +2.00 [" in row["ours_numbers"]
+    assert frame.loc["phan-searched-vs-random-M2", "verdict"] == C.CONTRADICTED  # the finals
+    assert "[ours:" not in frame.loc["phan-fig5-M1", "ours_numbers"]
+
+
 def test_single_seed_is_inconclusive(frame):
     row = frame.loc["shen-r18-autoa-vs-3x"]
     assert row["verdict"] == C.INCONCLUSIVE

@@ -139,6 +139,16 @@ def test_search_seeds_multiply_searches_and_retrained_models(cpu):
     assert total(cost.workload(cpu, "mobilenet_m3"), "retrain", "models") == 9
 
 
+def test_figure5_runs_are_counted_at_their_own_epochs(cpu):
+    fig5 = settings.load(CPU, {"groups.epochs.fig5": 5})
+    w = by_stage(cost.workload(fig5, "mobilenet_m3"), "retrain")
+    own = [r for r in w if "Figure 5" in r.what]
+    assert [(r.models, r.epochs) for r in own] == [(3, 5), (3, 5)]  # searched + random, 3 seeds
+    assert sum(r.models for r in w) == 9 + 6
+    same = settings.load(CPU, {"groups.epochs.fig5": 2})  # = retrain epochs: the same runs
+    assert total(cost.workload(same, "mobilenet_m3"), "retrain", "models") == 9
+
+
 def test_finetuned_candidates_train_on_the_training_split():
     ft = settings.load(CPU, {"widths.search.finetune_epochs": 3})
     w = cost.workload(ft, "vgg_small")

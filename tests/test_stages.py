@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnnlib import settings
+from bnnlib import models, settings
 from bnnlib.genome import random_draws, random_near
 from bnnlib.stages import common, retrain, search, supernet, uniform
 from bnnlib.stages.common import StaleUpstreamError
@@ -172,12 +172,35 @@ def test_retrain_refuses_a_search_of_other_settings(study):
         retrain.items(study("retrain", "mobilenet_m2", small_input=True))
     cfg = study("retrain", "mobilenet_m2", seeds=[0, 1])
     items = retrain.items(cfg)
-    assert [v for v, _, _ in items] == ["searched", "random_search", "random", "random"]
-    assert [seeds for _, _, seeds in items] == [[0, 1], [0, 1], [0], [1]]
+    assert [it.variant for it in items] == ["searched", "random_search", "random", "random"]
+    assert [it.seeds for it in items] == [[0, 1], [0, 1], [0], [1]]
+    assert {it.epochs for it in items} == {None}  # the stage's epochs
     best = search.run(study("search", "mobilenet_m2"))[0]
-    for _, genome, _ in items:  # every model within the budget, each random draw its own
-        assert len(genome) == 18 and retrain.genome_ops(cfg, genome) <= best["max_ops"]
-    assert items[2][1] != items[3][1]
+    for it in items:  # every model within the budget, each random draw its own
+        assert len(it.genome) == 18 and retrain.genome_ops(cfg, it.genome) <= best["max_ops"]
+    assert items[2].genome != items[3].genome
+
+
+def test_figure5_runs_are_the_same_genomes_trained_for_their_own_epochs(study):
+    """Phan et al. trained Fig. 5's random-vs-searched runs 100 epochs apart from the 256-epoch
+    final models: with groups.epochs.fig5 set, the searched genome and the same random draws
+    are trained again for that many epochs, and Figure 5 and its claims read them."""
+    supernet.run(study("supernet", "mobilenet_m3"))
+    search.run(study("search", "mobilenet_m3"))
+    base = retrain.items(study("retrain", "mobilenet_m3", seeds=[0, 1]))
+    assert retrain.items(study("retrain", "mobilenet_m3", seeds=[0, 1], fig5_epochs=1)) == base  # = epochs
+    cfg = study("retrain", "mobilenet_m3", seeds=[0, 1], epochs=2, fig5_epochs=1)
+    items = retrain.items(cfg)
+    assert items[:len(base)] == base
+    fig5 = items[len(base):]
+    assert [(it.variant, it.seeds, it.epochs) for it in fig5] == [
+        ("fig5_searched", [0, 1], 1), ("fig5_random", [0], 1), ("fig5_random", [1], 1)]
+    by_variant = {(it.variant, tuple(it.seeds)): it.genome for it in base}
+    for it in fig5:
+        assert it.genome == by_variant[(it.variant.removeprefix("fig5_"), tuple(it.seeds))]
+    record = common.train_item(cfg, "retrain", "fig5_searched",
+                               models.genome_kwargs("mobilenet_m3", fig5[0].genome), 0, epochs=1)
+    assert record["epochs"] == 1 and len(record["history"]) == 1
 
 
 @pytest.mark.parametrize("overrides", [{}, {"max_groups": 8}])

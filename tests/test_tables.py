@@ -356,6 +356,22 @@ def test_figures_render_without_results(tmp_path):
     assert all((tmp_path / n).stat().st_size > 0 for n in ("f5.png", "f2.png", "acc.png"))
 
 
+def test_fig5_draws_figure5_runs_where_the_profile_trains_them(tmp_path):
+    root = make_runs(tmp_path / "runs")
+    for variant, top1 in (("fig5_searched", 0.70), ("fig5_random", 0.60)):
+        for seed in (0, 1):
+            rec = model_record("mobilenet_m2", variant, top1, 0.7e7, [4] * 18)
+            write_json(root / "retrain/mobilenet_m2" / variant / f"seed{seed}/result.json",
+                       {**rec, "history": history(top1, epochs=5)})
+    fig = plots.plot_phan_fig5(T.load_results(root), tmp_path / "f5.png")
+    m1, m2, _ = fig.axes
+    assert m2.get_title() == "Module M2 (Figure 5's own runs)" and m1.get_title() == "Module M1"
+    finals = [round(y, 6) for y in m1.lines[1].get_ydata()]
+    assert [list(line.get_xdata()) for line in m2.lines] == [[1, 2, 3, 4, 5]] * 2
+    assert [round(line.get_ydata()[-1], 6) for line in m2.lines] == [60.0, 70.0]  # random, searched
+    assert len(finals) == 3  # M1: the retraining's 3-epoch curves
+
+
 def test_fig2_uses_search_genome_when_retrain_missing(tmp_path):
     results = T.load_results(make_runs(tmp_path / "runs", skip=(("resnet18", "auto_a"),
                                                                 ("resnet18", "uniform3x"))))

@@ -124,10 +124,11 @@ def input_size(cfg: View) -> tuple[int, int, int]:
     return (info.in_channels, info.image_size, info.image_size)
 
 
-def recipe(cfg: View) -> Recipe:
-    """The view's training recipe (``fit`` also takes ``seed=cfg.seed, progress=cfg.progress``)."""
+def recipe(cfg: View, epochs: int | None = None) -> Recipe:
+    """The view's training recipe (``fit`` also takes ``seed=cfg.seed, progress=cfg.progress``);
+    ``epochs``: instead of the view's (Figure 5's own runs)."""
     milestones = cfg.milestones
-    return Recipe(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer=cfg.optimizer, lr=cfg.lr,
+    return Recipe(epochs=cfg.epochs if epochs is None else epochs, batch_size=cfg.batch_size, optimizer=cfg.optimizer, lr=cfg.lr,
                   schedule=cfg.schedule,
                   milestones=tuple(milestones) if milestones is not None else None,
                   weight_decay=cfg.weight_decay)
@@ -201,14 +202,14 @@ MONITOR_IMAGES = 1000
 
 
 def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
-               extra: dict | None = None, data=None) -> dict:
+               extra: dict | None = None, data=None, epochs: int | None = None) -> dict:
     """Train one model from scratch with ``seed``, test it, count its OPs and write its
     ``<runs_dir>/<stage>/<family>/<variant>/seed<seed>/result.json``.
 
     After every epoch the model is scored on ``MONITOR_IMAGES`` test images (its history's
     ``val_*`` fields; the checkpoint kept as ``best.pt`` follows them, but the reported model is
     the last epoch's); at the end on the whole test split. ``data``: ``(train, test)`` instead
-    of the view's datasets (the proxy stage's subsets).
+    of the view's datasets (the proxy stage's subsets); ``epochs``: instead of the view's.
     """
     from .. import flops
     from ..bn import fixed_subset
@@ -225,7 +226,7 @@ def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
 
     log(f"== {stage}: {cfg.family} {variant} seed {seed} {genome}")
     model, fitted = fit_item(build, out_dir, train_data, val_data,
-                             model_name=f"{cfg.family}/{variant}", recipe=recipe(cfg), seed=seed,
+                             model_name=f"{cfg.family}/{variant}", recipe=recipe(cfg, epochs), seed=seed,
                              progress=cfg.progress, num_workers=cfg.workers,
                              checkpoint_interval_s=cfg.checkpoint_interval)
     _log_resume(out_dir, fitted)

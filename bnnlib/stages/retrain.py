@@ -18,6 +18,13 @@ Groups study (Phan et al. 2020):
   Phan et al. call "Random Group" (their random models are not said to be drawn within the
   budget; ours are, so that the comparison is at equal budget). Its per-epoch validation
   curves against ``searched`` are Figure 5.
+- ``fig5_searched`` / ``fig5_random``: only where ``groups.epochs.fig5`` is set and differs from
+  the retraining's epochs: the same genomes as ``searched`` and ``random`` (the same draw per
+  seed), trained for ``fig5`` epochs with the same recipe otherwise. Phan et al. ran their
+  Figure 5 comparison apart, "with 100 epochs, 512 for batch size", while their final models
+  train 256 epochs; with a linear schedule the first 100 epochs of a 256-epoch run are not a
+  100-epoch run, so the figure gets its own models. Figure 5 and its claims use these where
+  they exist.
 
 Widths study (Shen et al. 2019): ``auto_a`` / ``auto_b``, the best genomes of the two trade-offs
 of eq. 4 (``lam_a``, ``lam_b``; the paper does not say how its two models were picked);
@@ -33,12 +40,15 @@ Test accuracy is that of the last epoch's weights.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import models
 from ..data import dataset_fingerprint
 from ..fingerprint import canonical, describe
 from ..genome import random_draws, random_near
+from ..registry import FIG5_PREFIX
 from ..settings import View
 from ..supernet import static_ops
 from .common import (
@@ -101,34 +111,53 @@ def random_widths_at(cfg: View, choices, target: float) -> list[list]:
     return draws
 
 
-def _groups_items(cfg: View) -> list[tuple[str, list, list[int]]]:
+class Item(NamedTuple):
+    """Models of one variant: one genome trained once per seed (``epochs``: None, the stage's)."""
+
+    variant: str
+    genome: list
+    seeds: list[int]
+    epochs: int | None = None
+
+
+def fig5_epochs(cfg: View) -> int | None:
+    """Epochs of Figure 5's own runs, or None where the figure uses the retraining's curves."""
+    epochs = cfg.fig5_epochs
+    return None if epochs is None or epochs == cfg.epochs else int(epochs)
+
+
+def _groups_items(cfg: View) -> list[Item]:
     found = searched(cfg, "evolution")
-    items = [("searched", found["best"], cfg.seeds)]
-    items += [(f"searched_s{s}", searched(cfg, "evolution", s)["best"], cfg.seeds)
+    items = [Item("searched", found["best"], cfg.seeds)]
+    items += [Item(f"searched_s{s}", searched(cfg, "evolution", s)["best"], cfg.seeds)
               for s in cfg.search_seeds[1:]]
-    items.append(("random_search", searched(cfg, "random")["best"], cfg.seeds))
+    items.append(Item("random_search", searched(cfg, "random")["best"], cfg.seeds))
     max_ops = float(found["max_ops"])
     draws = random_sampling(cfg, found["choices"], lambda g: genome_ops(cfg, g) <= max_ops,
                             f"genomes within MaxFLOPs {max_ops:.0f}")
-    items += [("random", g, [seed]) for g, seed in zip(draws, cfg.seeds, strict=True)]
+    items += [Item("random", g, [seed]) for g, seed in zip(draws, cfg.seeds, strict=True)]
+    fig5 = fig5_epochs(cfg)
+    if fig5 is not None:
+        items += [Item(FIG5_PREFIX + it.variant, it.genome, it.seeds, fig5)
+                  for it in items if it.variant in ("searched", "random")]
     return items
 
 
-def _widths_items(cfg: View) -> list[tuple[str, list, list[int]]]:
+def _widths_items(cfg: View) -> list[Item]:
     items = []
     for tag in ("a", "b"):
         found = searched(cfg, f"evolution_{tag}")
-        items.append((f"auto_{tag}", found["best"], cfg.seeds))
-        items += [(f"auto_{tag}_s{s}", searched(cfg, f"evolution_{tag}", s)["best"], cfg.seeds)
+        items.append(Item(f"auto_{tag}", found["best"], cfg.seeds))
+        items += [Item(f"auto_{tag}_s{s}", searched(cfg, f"evolution_{tag}", s)["best"], cfg.seeds)
                   for s in cfg.search_seeds[1:]]
-        items.append((f"random_search_{tag}", searched(cfg, f"random_{tag}")["best"], cfg.seeds))
+        items.append(Item(f"random_search_{tag}", searched(cfg, f"random_{tag}")["best"], cfg.seeds))
         draws = random_widths_at(cfg, found["choices"], genome_ops(cfg, found["best"]))
-        items += [(f"random_{tag}", g, [seed]) for g, seed in zip(draws, cfg.seeds, strict=True)]
+        items += [Item(f"random_{tag}", g, [seed]) for g, seed in zip(draws, cfg.seeds, strict=True)]
     return items
 
 
-def items(cfg: View) -> list[tuple[str, list, list[int]]]:
-    """``(variant, genome, training seeds)`` of every model this stage trains."""
+def items(cfg: View) -> list[Item]:
+    """Every model this stage trains: ``(variant, genome, training seeds, epochs)``."""
     return _groups_items(cfg) if cfg.study == "groups" else _widths_items(cfg)
 
 
@@ -136,9 +165,10 @@ def items(cfg: View) -> list[tuple[str, list, list[int]]]:
 def run(cfg: View) -> list[dict]:
     """Train every item of :func:`items`; returns their result records."""
     results = []
-    for variant, genome, seeds in items(cfg):
-        kwargs = models.genome_kwargs(cfg.family, genome)
-        results += [train_item(cfg, "retrain", variant, kwargs, seed) for seed in seeds]
+    for item in items(cfg):
+        kwargs = models.genome_kwargs(cfg.family, item.genome)
+        results += [train_item(cfg, "retrain", item.variant, kwargs, seed, epochs=item.epochs)
+                    for seed in item.seeds]
     log(f"   {len(results)} models of {cfg.family} trained")
     write_stage_metrics(cfg, "retrain", results)
     return results
