@@ -24,10 +24,12 @@ profile:
 	cp profiles/$(P).yaml params.yaml
 	@echo "active profile: $(P) (params.yaml); run 'make repro'"
 
+# one pytest worker per core (pytest-xdist); a module's tests stay on one worker, so the smoke
+# pipeline (test_pipeline.py, most of the time) runs beside every other module
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope --no-loadscope-reorder
 
-# the paper profile end to end on stand-in data in the real formats (~20 min, ~30 GB on 2 cores)
+# the paper profile end to end on stand-in data in the real formats (~13 min, up to ~10 GB on 2 cores)
 test-paper: $(STAMP)
 	$(BIN)/python -m pytest -m paper_profile tests/test_paper_profile.py
 

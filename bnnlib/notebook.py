@@ -10,6 +10,11 @@ and the settings its stage reads (``-p epochs 10`` overrides a setting, ``-p pop
 an error naming the valid names), and the whole settings file is validated
 (:mod:`bnnlib.settings`), so a bad ``params.yaml`` stops a stage in seconds. Doing it all in one
 process saves a Python start and the nbconvert import per stage (about 3 s each, 21 stages).
+
+The runner also keeps ``jsonschema`` from importing ``rfc3987_syntax`` (:func:`_lean_imports`):
+that package, when installed (``jupyter lab`` pulls it in), compiles a grammar at import, about
+1 s of every stage's start on 2 cores, for the IRI formats of JSON Schema that no notebook
+schema uses.
 """
 
 from __future__ import annotations
@@ -21,6 +26,16 @@ import sys
 from pathlib import Path
 
 from . import settings
+
+#: imported by jsonschema when installed (module doc); no notebook or nbformat schema needs it
+UNUSED_IMPORTS = ("rfc3987_syntax",)
+
+
+def _lean_imports() -> None:
+    """Make ``import`` of :data:`UNUSED_IMPORTS` fail fast in this process (jsonschema skips
+    the format checkers that need them); a module already imported is left alone."""
+    for name in UNUSED_IMPORTS:
+        sys.modules.setdefault(name, None)
 
 
 def parameter_names(notebook: str | Path) -> list[str]:
@@ -89,6 +104,7 @@ def run(notebook: str, output: str, parameters: dict, html_dir: str | None = Non
 
 
 def main(argv=None) -> int:
+    _lean_imports()
     from papermill.cli import _resolve_type
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -30,6 +30,7 @@ with ``bnnlib.models``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -57,9 +58,35 @@ def _meta_model(name: str, **kwargs) -> nn.Module:
         return models.build(name, **kwargs)
 
 
+#: (family, input shape, the build kwargs that can change spatial sizes) -> {layer: output
+#: shape}: the shapes :func:`static_ops` has counted, shared by every genome of that layout
+_LAYOUT_SHAPES: dict[tuple, dict[str, tuple]] = {}
+
+
+def _ops_from_layout(model: nn.Module, input_size: tuple, shapes: dict[str, tuple]) -> float:
+    """OPs of ``model`` from the output ``shapes`` of its layout (:func:`flops.ops_from_shapes`);
+    where they do not cover its layers (the first model of a layout, or a layer not seen yet,
+    e.g. a projection shortcut), one hooked count, whose shapes are added to ``shapes``."""
+    ops = flops.ops_from_shapes(model, shapes) if shapes else None
+    if ops is None:
+        report = flops.count(model, input_size)
+        shapes.update(flops.out_shapes(report))
+        ops = report.ops
+    return ops
+
+
 def static_ops(name: str, input_size, **kwargs) -> float:
-    """OPs of ``models.build(name, **kwargs)`` on ``input_size`` (built on the meta device)."""
-    return flops.count(_meta_model(name, **kwargs), input_size).ops
+    """OPs of ``models.build(name, **kwargs)`` on ``input_size`` (built on the meta device).
+
+    Genomes (``groups``, ``real_groups``, ``expansion``) and ``binary`` change channels, group
+    counts and quantizers, never spatial sizes, so models that differ only in them share one
+    hooked count per layout; each further model costs a meta build, not a forward pass (the
+    random draws of stage 04 and the cost projection count hundreds).
+    """
+    size = flops.input_shape(input_size)
+    layout = {k: v for k, v in kwargs.items() if k not in (*GENOME_KEYS, "binary")}
+    key = (name, size, json.dumps(layout, sort_keys=True, default=repr))
+    return _ops_from_layout(_meta_model(name, **kwargs), size, _LAYOUT_SHAPES.setdefault(key, {}))
 
 
 def _convs(model: nn.Module) -> dict[str, nn.Conv2d]:
@@ -139,13 +166,7 @@ class Supernet(nn.Module):
         checks every candidate's OPs, and a hooked forward on the meta device costs 0.1-0.3 s
         of CPU per candidate (more than scoring it on a GPU)."""
         model = _meta_model(self.name, **self.model_kwargs(genome))
-        shapes = self._shapes.setdefault(input_size, {})
-        ops = flops.ops_from_shapes(model, shapes) if shapes else None
-        if ops is None:  # first genome, or a layer not seen yet (e.g. a projection shortcut)
-            report = flops.count(model, input_size)
-            shapes.update(flops.out_shapes(report))
-            ops = report.ops
-        return ops
+        return _ops_from_layout(model, input_size, self._shapes.setdefault(input_size, {}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training and self.eval_genome is not None and self.genome != self.eval_genome:

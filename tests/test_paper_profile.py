@@ -80,8 +80,10 @@ def _view(root: Path, stage: str, family: str):
     return settings.view(stage, family, "params.yaml", root=root)
 
 
-#: stages whose checkpoints no later stage reads (the search and proxy read the supernet's)
-DONE_WITH_CHECKPOINTS = ("uniform", "proxy", "retrain")
+#: stage -> the stages whose checkpoints no later stage reads once it has run (the search and
+#: the proxy read the supernet's; the retraining reads only the search's results)
+DONE_WITH_CHECKPOINTS = {"uniform": ("uniform",), "proxy": ("proxy", "supernet"),
+                         "retrain": ("retrain",)}
 
 
 def _drop_checkpoints(root: Path, stage: str, family: str) -> int:
@@ -104,9 +106,8 @@ def paper_runs(paper_root):
         for module in STAGES:
             stage = module.__name__.rsplit(".", 1)[-1]
             out[family][stage] = module.run(_view(paper_root, stage, family))
-            if stage in DONE_WITH_CHECKPOINTS:
-                _drop_checkpoints(paper_root, stage, family)
-        _drop_checkpoints(paper_root, "supernet", family)
+            for done in DONE_WITH_CHECKPOINTS.get(stage, ()):
+                _drop_checkpoints(paper_root, done, family)
     return out
 
 

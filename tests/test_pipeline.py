@@ -5,7 +5,8 @@ papers has every row with our values filled, that the report index, claims and m
 that a second `dvc repro` has nothing to do, that a bad params.yaml stops `dvc repro` within
 seconds naming the key, that editing a plot function invalidates only `tables`, and that
 changing settings redoes exactly the items they determine: a lowered M1 budget gives a genome
-within it, and ResNet-18 with another stem is trained from scratch. A few minutes on 2 cores;
+within it, and ResNet-18's final models with another recipe are trained from scratch (their
+stage alone). A few minutes on 2 cores;
 deselect with `-m "not pipeline"`.
 """
 
@@ -171,8 +172,10 @@ def test_editing_a_plot_function_invalidates_only_tables(smoke_repo):
 
 
 def test_changed_settings_redo_exactly_the_items_they_determine(smoke_repo):
-    """Lower M1's budget below what the search found, give ResNet-18 the stride-1 stem: the M1
-    search starts over within the new budget, ResNet-18 is trained from scratch, nothing else."""
+    """Lower M1's budget below what the search found, give ResNet-18's final models a second
+    epoch: the M1 search starts over within the new budget and its retraining follows; the
+    ResNet-18 models of stage 04 are trained from scratch (their checkpoints are of another
+    recipe), and nothing else runs."""
     repo, env, dvc, _ = smoke_repo
     runs = repo / "runs"
     evolution = runs / "search/mobilenet_m1/evolution/seed0"
@@ -184,17 +187,16 @@ def test_changed_settings_redo_exactly_the_items_they_determine(smoke_repo):
     text = params.read_text()
     m1 = ("mobilenet_m1: {dataset: fashion_mnist, data_root: data/raw, budget_position: null, "
           "max_ops: null, resize: short_side}")
-    r18 = ("    resnet18:\n      dataset: fashion_mnist\n      data_root: data/raw\n"
-           "      width_mult: 0.0625\n      small_input: false\n")
-    assert m1 in text and r18 in text
-    params.write_text(text.replace(m1, m1.replace("max_ops: null", f"max_ops: {max_ops}"))
-                      .replace(r18, r18.replace("small_input: false", "small_input: true")))
-    widths_r18 = {f"{stage}_widths@resnet18"
-                  for stage in ("uniform", "supernet", "search", "proxy", "retrain")}
-    assert _changed(_run(dvc + ["status"], repo, env)) == {"params", "search_groups@mobilenet_m1"} | widths_r18
+    widths, r18 = text.split("    resnet18:\n")
+    epochs = "epochs: {uniform: 1, supernet: 1, retrain: 1}"
+    assert m1 in widths and epochs in r18
+    params.write_text(widths.replace(m1, m1.replace("max_ops: null", f"max_ops: {max_ops}"))
+                      + "    resnet18:\n" + r18.replace(epochs, epochs.replace("retrain: 1", "retrain: 2"), 1))
+    assert _changed(_run(dvc + ["status"], repo, env)) == {
+        "params", "search_groups@mobilenet_m1", "retrain_widths@resnet18"}
     out = _run(dvc + ["repro"], repo, env)
-    assert _ran(out) == ({"params", "search_groups@mobilenet_m1", "retrain_groups@mobilenet_m1", "tables"}
-                         | widths_r18)
+    assert _ran(out) == {"params", "search_groups@mobilenet_m1", "retrain_groups@mobilenet_m1",
+                         "retrain_widths@resnet18", "tables"}
     after = json.loads((evolution / "result.json").read_text())
     assert after["max_ops"] == max_ops and after["best_ops"] <= max_ops < before["max_ops"]
     line = next(x for x in out.splitlines() if "evolution/seed0] starting over:" in x)
@@ -203,10 +205,11 @@ def test_changed_settings_redo_exactly_the_items_they_determine(smoke_repo):
     assert retrained["genome"] == after["best"]
     for variant in ("random", "random_search"):  # the baselines follow the new budget
         assert json.loads((runs / f"retrain/mobilenet_m1/{variant}/seed0/result.json").read_text())["ops"] <= max_ops
-    for variant in ("fp", "uniform1x", "uniform2x", "uniform3x", "uniform4x"):
-        assert (f"uniform/resnet18/{variant}/seed0] starting over: "
-                "model.build_kwargs.small_input true != false") in out
-        result = json.loads((runs / f"uniform/resnet18/{variant}/seed0/result.json").read_text())
-        assert result["model_kwargs"]["small_input"] is True and result["epochs"] == 1
-    # the uniform M1 models depend on no budget: their stage did not run
+    for variant in ("auto_a", "auto_b", "random_search_a", "random_b"):
+        line = next(x for x in out.splitlines()
+                    if f"retrain/resnet18/{variant}/seed0] starting over:" in x)
+        assert "recipe.epochs 2 != 1" in line, line
+        result = json.loads((runs / f"retrain/resnet18/{variant}/seed0/result.json").read_text())
+        assert result["epochs"] == 2 and len(result["history"]) == 2
+    # the uniform models depend on neither setting: their stages did not run
     assert "up to date" in _run(dvc + ["status"], repo, env)

@@ -296,6 +296,32 @@ def test_runner_checks_parameters_before_any_kernel_starts(tmp_path):
         check(ROOT / "notebooks/05_tables.ipynb", {"family": "vgg_small"})
 
 
+def test_runner_validates_notebooks_without_the_iri_grammar():
+    """The runner's lean imports: nbformat still validates every notebook (and refuses a bad
+    one) with ``rfc3987_syntax`` kept out of the process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from bnnlib import notebook\n"
+        "notebook._lean_imports()\n"
+        "import nbformat\n"
+        "for path in sys.argv[1:]:\n"
+        "    nbformat.validate(nbformat.read(path, as_version=4))\n"
+        "nb = nbformat.read(sys.argv[1], as_version=4)\n"
+        "nb.cells[0]['cell_type'] = 'bogus'\n"
+        "try:\n"
+        "    nbformat.validate(nb)\n"
+        "except nbformat.ValidationError:\n"
+        "    print('refused')\n"
+        "print(sys.modules['rfc3987_syntax'])\n")
+    paths = [str(p) for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    out = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.split()
+    assert out == ["refused", "None"]
+
+
 def test_search_per_class_is_what_the_supernet_and_search_train_on(study):
     """Shen et al.'s class-balanced search subset: the widths supernet, search and proxy scoring
     read ``search_per_class`` (the retrain stage too, to check its upstream); the final models

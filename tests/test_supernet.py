@@ -261,15 +261,34 @@ def test_supernet_training_samples_a_genome_per_step_and_is_reproducible(tmp_pat
     ("resnet18", {"width_mult": 0.0625}, (3, 64, 64)),
 ])
 def test_fast_ops_equal_a_full_count_for_random_genomes(name, kwargs, size):
-    """Supernet.ops counts one model with hooks, then every other genome from its layers'
-    configurations: the OPs equal a hooked count of each static model exactly."""
-    from bnnlib.supernet import static_ops
+    """Supernet.ops and static_ops count one model with hooks, then every other genome from
+    its layers' configurations: the OPs equal a hooked count of each static model exactly."""
+    from bnnlib.supernet import _meta_model, static_ops
 
     sn = supernet.build(name, num_classes=10, in_channels=size[0], **kwargs)
     rng = np.random.default_rng(7)
     genomes = [sn.sample(rng) for _ in range(12)]
     genomes += [[c[0] for c in sn.choices], [c[-1] for c in sn.choices]]  # both ends
     for genome in genomes:
-        expected = static_ops(name, size, **sn.model_kwargs(genome))
+        expected = flops.count(_meta_model(name, **sn.model_kwargs(genome)), size).ops
         assert sn.ops(genome, size) == expected, genome
+        assert static_ops(name, size, **sn.model_kwargs(genome)) == expected, genome
     assert len(sn._shapes[tuple(size)]) > 0
+
+
+def test_static_ops_share_counts_only_within_a_layout():
+    """Models that differ in genome or binary share one hooked count; a stem (small_input), a
+    width or an input size of its own is a layout of its own: each equals a hooked count."""
+    from bnnlib.supernet import _LAYOUT_SHAPES, _meta_model, static_ops
+
+    cases = [("resnet18", (1, 32, 32), {"width_mult": 0.0625, "small_input": s, "expansion": e,
+                                        "binary": b})
+             for s in (True, False) for e in (1.0, 2.0) for b in (True, False)]
+    cases += [("mobilenet_m1", size, {"width_mult": w, "groups": g, "binary": b})
+              for size in ((1, 28, 28), (1, 32, 32)) for w in (0.25, 0.5) for g in (1, 4)
+              for b in (True, False)]
+    _LAYOUT_SHAPES.clear()
+    for name, size, kwargs in cases:
+        expected = flops.count(_meta_model(name, num_classes=10, in_channels=1, **kwargs), size).ops
+        assert static_ops(name, size, num_classes=10, in_channels=1, **kwargs) == expected, kwargs
+    assert len(_LAYOUT_SHAPES) == 2 + 4  # resnet18: 2 stems; M1: 2 sizes x 2 widths
