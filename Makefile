@@ -29,7 +29,7 @@ profile:
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadscope --no-loadscope-reorder
 
-# the paper profile end to end on stand-in data in the real formats (~13 min, up to ~10 GB on 2 cores)
+# the paper profile end to end on stand-in data in the real formats (~13 min, up to ~7 GB on 2 cores)
 test-paper: $(STAMP)
 	$(BIN)/python -m pytest -m paper_profile tests/test_paper_profile.py
 
