@@ -73,7 +73,7 @@ def paper_root(tmp_path_factory):
     standin.write_cifar10(root / "data/raw/cifar10", train_per_class=3, test_per_class=1)
     standin.write_imagenet(root / "data/imagenet", classes=3, train_per_class=6, val_per_class=2)
     yield root
-    shutil.rmtree(root, ignore_errors=True)  # the supernets and searches of the last family
+    shutil.rmtree(root, ignore_errors=True)  # the results and search states
 
 
 def _view(root: Path, stage: str, family: str):
