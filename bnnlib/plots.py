@@ -1,7 +1,8 @@
 """The papers' figures from our result files: static PNGs, no pyplot state.
 
-- ``plot_phan_fig5``: Phan et al. Figure 5, validation accuracy per epoch of the random-groups
-  and searched-groups models, one panel per module (M1, M2, M3 top to bottom, as in the paper).
+- ``plot_phan_fig5``: Phan et al. Figure 5, validation top-1 and top-5 per epoch of the
+  random-groups and searched-groups models, one row per module (M1, M2, M3 top to bottom, as in
+  the paper).
 - ``plot_shen_fig2``: Shen et al. Figure 2, output channels of every conv layer, searched vs
   uniform (ResNet-18: Res18-Auto-A vs Uniform-3x as in the paper; VGG-small: Auto-A, Auto-B vs
   Uniform-1x and Uniform-4x).
@@ -55,6 +56,9 @@ def _save(fig: Figure, path: str | Path | None) -> Figure:
     return fig
 
 
+METRIC_NAMES = {"top1": "top-1", "top5": "top-5"}
+
+
 def _not_run(ax, text: str = "not run") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
 
@@ -76,40 +80,44 @@ def _seed_curves(records: list[dict], metric: str) -> tuple[list[int], np.ndarra
 
 
 def plot_phan_fig5(results: Results, path: str | Path | None = None) -> Figure:
-    """Validation top-1 per epoch, random vs searched groups, one panel per module: the mean
-    over training seeds (line) and the range of the seeds (band), from the ``history`` of
-    ``runs/retrain/<module>/{random,searched}/seed<k>``, or of Figure 5's own runs
-    (``fig5_random``, ``fig5_searched``: Phan et al.'s 100 epochs) where the profile trains them.
-    Random: one random genome within the MaxFLOPs budget per seed. The per-epoch accuracy is on 1000 test images, a split no search
-    saw (``bnnlib.stages.common.MONITOR_IMAGES``); the claims use the whole test split."""
-    fig, axes = _figure(6.0, 7.5, rows=3, sharex=True)
+    """Validation top-1 (left) and top-5 (right) per epoch, random vs searched groups, one row
+    per module, as Phan et al. report both: the mean over training seeds (line) and the range of
+    the seeds (band), from the ``history`` of ``runs/retrain/<module>/{random,searched}/seed<k>``,
+    or of Figure 5's own runs (``fig5_random``, ``fig5_searched``: Phan et al.'s 100 epochs)
+    where the profile trains them. Random: one random genome within the MaxFLOPs budget per
+    seed. The per-epoch accuracy is on 1000 test images, a split no search saw
+    (``bnnlib.stages.common.MONITOR_IMAGES``); the claims use the whole test split."""
+    fig, axes = _figure(10.0, 7.5, rows=3, cols=2, sharex=True)
     styles = {"random": ("Random (within budget)", KIND_COLOURS["random"]),
               "searched": ("Group search", KIND_COLOURS["searched"])}
     used = []
-    for ax, module in zip(axes[:, 0], pv.PHAN_MODULES, strict=True):
+    for row, module in zip(axes, pv.PHAN_MODULES, strict=True):
         own = all(results.records(module, FIG5_PREFIX + v) for v in styles)
-        for variant, (label, colour) in styles.items():
-            records = results.records(module, FIG5_PREFIX + variant if own else variant)
-            used += records
-            epochs, values = _seed_curves(records, "val_top1")
-            if not epochs or np.isnan(values).all():
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # an epoch no seed recorded
-                mean, low, high = (np.nanmean(values, 0), np.nanmin(values, 0), np.nanmax(values, 0))
-            ax.plot(epochs, mean, "-", color=colour, marker=".",
-                    label=f"{label}, mean of {len(records)} seed(s)")
-            ax.fill_between(epochs, low, high, color=colour, alpha=0.2, lw=0)
-        ax.set_title(f"Module {pv.PHAN_MODULE_LABELS[module]}"
-                     + (" (Figure 5's own runs)" if own else ""))
-        ax.set_ylabel("top-1 on 1000 test images (%)")
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8, loc="lower right")
-        else:
-            _not_run(ax)
-    axes[-1, 0].set_xlabel("epoch")
-    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+        records = {v: results.records(module, FIG5_PREFIX + v if own else v) for v in styles}
+        used += [r for recs in records.values() for r in recs]
+        for ax, metric in zip(row, ("top1", "top5"), strict=True):
+            for variant, (label, colour) in styles.items():
+                epochs, values = _seed_curves(records[variant], f"val_{metric}")
+                if not epochs or np.isnan(values).all():
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # an epoch no seed recorded
+                    mean, low, high = (np.nanmean(values, 0), np.nanmin(values, 0),
+                                       np.nanmax(values, 0))
+                ax.plot(epochs, mean, "-", color=colour, marker=".",
+                        label=f"{label}, mean of {len(records[variant])} seed(s)")
+                ax.fill_between(epochs, low, high, color=colour, alpha=0.2, lw=0)
+            ax.set_title(f"Module {pv.PHAN_MODULE_LABELS[module]}, {METRIC_NAMES[metric]}"
+                         + (" (Figure 5's own runs)" if own else ""))
+            ax.set_ylabel(f"{METRIC_NAMES[metric]} on 1000 test images (%)")
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=8, loc="lower right")
+            else:
+                _not_run(ax)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle("Phan et al. Fig. 5: random vs searched groups (band: range over seeds)\n"
                  f"ours: {ours_setting(used)}", fontsize=9)
     return _save(fig, path)

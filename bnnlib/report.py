@@ -44,7 +44,7 @@ COST_TITLE = ("Cost, setup and precision: seeds, models trained, hours, seed spr
               "smallest decidable difference per family")
 
 FIGURES = {  # PNG stem (bnnlib.plots.write_all_figures) -> title
-    "phan_fig5": "Phan et al. Figure 5: validation accuracy per epoch, random vs searched groups",
+    "phan_fig5": "Phan et al. Figure 5: validation top-1 and top-5 per epoch, random vs searched groups",
     "shen_fig2_resnet18": "Shen et al. Figure 2: output channels per layer, ResNet-18 "
                           "(Res18-Auto-A vs Uniform-3x)",
     "shen_fig2_vgg_small": "Shen et al. Figure 2 (our VGG-small counterpart): output channels "

@@ -364,12 +364,13 @@ def test_fig5_draws_figure5_runs_where_the_profile_trains_them(tmp_path):
             write_json(root / "retrain/mobilenet_m2" / variant / f"seed{seed}/result.json",
                        {**rec, "history": history(top1, epochs=5)})
     fig = plots.plot_phan_fig5(T.load_results(root), tmp_path / "f5.png")
-    m1, m2, _ = fig.axes
-    assert m2.get_title() == "Module M2 (Figure 5's own runs)" and m1.get_title() == "Module M1"
-    finals = [round(y, 6) for y in m1.lines[1].get_ydata()]
+    m1, m1_top5, m2, m2_top5, *_ = fig.axes  # a row per module: top-1, top-5 (Phan et al.)
+    assert m2.get_title() == "Module M2, top-1 (Figure 5's own runs)"
+    assert m1.get_title() == "Module M1, top-1" and m2_top5.get_title().startswith("Module M2, top-5")
     assert [list(line.get_xdata()) for line in m2.lines] == [[1, 2, 3, 4, 5]] * 2
     assert [round(line.get_ydata()[-1], 6) for line in m2.lines] == [60.0, 70.0]  # random, searched
-    assert len(finals) == 3  # M1: the retraining's 3-epoch curves
+    assert [list(line.get_ydata()) for line in m2_top5.lines] == [[99.0] * 5] * 2  # val_top5
+    assert len(m1.lines[1].get_ydata()) == len(m1_top5.lines[1].get_ydata()) == 3  # the retraining's
 
 
 def test_fig2_uses_search_genome_when_retrain_missing(tmp_path):
