@@ -3,7 +3,8 @@ joining the header and the payload into one bytes object first (what it did befo
 
 A run state of ``--mb`` megabytes (one float32 tensor) is saved once per variant, each in a
 fresh Python process so that the peaks are apart; the printed number is the peak resident
-memory above the process's peak just before the save (``resource.getrusage``, Linux KiB). The
+memory above the process's peak just before the save (``VmHWM`` of ``/proc/self/status``,
+Linux; not ``getrusage``, whose peak survives the exec from a large parent process). The
 4x-wide ResNet-18 of the paper profile has a 1.5 GB run state (weights, SGD momentum).
 
     python bench/bench_checkpoint_memory.py --mb 400
@@ -17,13 +18,19 @@ import sys
 import tempfile
 
 CHILD = r"""
-import hashlib, io, resource, sys
+import hashlib, io, sys
 import torch
 from bnnlib import utils
 
+
+def hwm_kib():  # this process's peak resident memory (per address space: reset by exec)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
 mb, variant, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-state = {"w": torch.zeros(mb * 2**20 // 4)}
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+state = {"w": torch.ones(mb * 2**20 // 4)}  # ones: every page of the state is resident
+before = hwm_kib()
 if variant == "joined":
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -32,7 +39,7 @@ if variant == "joined":
     utils.atomic_write_bytes(path, utils._MAGIC + digest + b"\n" + payload, fsync=False)
 else:
     utils.save_checksummed(state, path)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+print((hwm_kib() - before) // 1024)
 """
 
 

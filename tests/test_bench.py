@@ -127,6 +127,7 @@ def test_make_rates_from_benchmark_outputs(tmp_path):
     cost.load_rates(path)  # a valid rates file for the projection
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM (Linux /proc)")
 def test_checkpoint_chunks_use_less_memory_than_a_joined_copy():
     """save_checksummed writes no joined copy of the payload: with a 128 MB run state the
     joined write peaks about one payload copy higher (a memory count, not a time)."""
