@@ -391,8 +391,8 @@ def workload(params: Params, family: str) -> list[Work]:
         for what, models in rows:
             works.append(trained("retrain", what, models, epochs.retrain, ret_ops,
                                  estimate=ret_estimate))
-    fig5 = getattr(epochs, "fig5", None)  # groups only: Figure 5's own runs
-    if fig5 is not None and fig5 != epochs.retrain:
+    fig5 = settings.fig5_apart(getattr(epochs, "fig5", None), epochs.retrain)  # groups only
+    if fig5 is not None:
         for what in ("fig5_searched", "fig5_random (the random draws)"):
             works.append(trained("retrain", f"{what}, Figure 5", n_seeds, fig5, ret_ops,
                                  estimate=ret_estimate))

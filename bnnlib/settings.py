@@ -109,6 +109,12 @@ class GroupsEpochs(Epochs):
         "curves", low=1)
 
 
+def fig5_apart(fig5: int | None, retrain: int) -> int | None:
+    """Epochs of Figure 5's own runs, or None where the figure uses the retraining's curves
+    (``fig5`` null, or equal to the retraining's epochs: the same runs)."""
+    return None if fig5 is None or fig5 == retrain else int(fig5)
+
+
 @dataclass(frozen=True)
 class Search:
     population: int = setting(12, "initial population (Phan et al. 50, Shen et al. 32)", low=1)

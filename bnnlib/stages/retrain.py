@@ -49,7 +49,7 @@ from ..data import dataset_fingerprint
 from ..fingerprint import canonical, describe
 from ..genome import random_draws, random_near
 from ..registry import FIG5_PREFIX
-from ..settings import View
+from ..settings import View, fig5_apart
 from ..supernet import static_ops
 from .common import (
     StaleUpstreamError,
@@ -122,8 +122,7 @@ class Item(NamedTuple):
 
 def fig5_epochs(cfg: View) -> int | None:
     """Epochs of Figure 5's own runs, or None where the figure uses the retraining's curves."""
-    epochs = cfg.fig5_epochs
-    return None if epochs is None or epochs == cfg.epochs else int(epochs)
+    return fig5_apart(cfg.fig5_epochs, cfg.epochs)
 
 
 def _groups_items(cfg: View) -> list[Item]:
