@@ -240,6 +240,10 @@ class Params:
     devices: int | str = setting(
         1, "training processes on this machine: 1, N, or auto = one per GPU (torchrun, DDP)",
         tracked=False, check=check_devices)
+    jobs: int = setting(
+        1, "trainings at once on this device, each in a process of its own (uniform, retrain "
+        "and proxy stages; where devices is 1): small models leave a GPU mostly idle",
+        low=1, tracked=False)
     checkpoint_interval: float = setting(
         0.0, "seconds between epoch-end checkpoints of a training (0: every epoch; the last "
         "epoch always): resume granularity against checkpoint I/O", low=0.0, tracked=False)
@@ -465,6 +469,8 @@ def stage_keys(stage: str, family: str) -> dict[str, str]:
         keys["devices"] = "devices"
     if stage in ("uniform", "supernet", "retrain", "proxy"):
         keys["checkpoint_interval"] = "checkpoint_interval"
+    if stage in ("uniform", "retrain", "proxy"):
+        keys["jobs"] = "jobs"
     if stage in ("uniform", "retrain"):
         keys["seeds"] = "seeds"
     if stage in ("search", "retrain"):

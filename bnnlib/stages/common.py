@@ -21,6 +21,7 @@ import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -28,6 +29,7 @@ from .. import distributed as dist
 from .. import models
 from ..data import dataset_info, get_datasets
 from ..fingerprint import canonical, code_digest
+from ..jobs import process_map, threads_per_job
 from ..settings import View
 from ..train import CheckpointMismatchError, FitResult, Recipe, fit
 from ..utils import read_json, write_json
@@ -249,10 +251,45 @@ def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
     return result
 
 
-def train_seeds(cfg: View, stage: str, variant: str, genome: dict, extra: dict | None = None
-                ) -> list[dict]:
-    """:func:`train_item` once per training seed of the view (``cfg.seeds``)."""
-    return [train_item(cfg, stage, variant, genome, seed, extra) for seed in cfg.seeds]
+class Training(NamedTuple):
+    """One :func:`train_item` call of a stage: ``variant`` with ``genome`` keywords and ``seed``
+    (``epochs``: None, the view's)."""
+
+    variant: str
+    genome: dict
+    seed: int
+    epochs: int | None = None
+
+
+def _train(cfg: View, stage: str, training: Training, data=None) -> dict:
+    return train_item(cfg, stage, training.variant, training.genome, training.seed,
+                      data=data(cfg) if data is not None else None, epochs=training.epochs)
+
+
+def jobs_of(cfg: View) -> int:
+    """Processes for the view's trainings: ``jobs``, or 1 where ``devices`` runs DDP (torchrun
+    has trained every item by then, and this process reads them back)."""
+    if dist.is_distributed() or dist.process_count(cfg.devices) > 1:
+        return 1
+    return int(cfg.jobs)
+
+
+def train_items(cfg: View, stage: str, trainings: list[Training], data=None) -> list[dict]:
+    """:func:`train_item` of every training, ``jobs`` at once (:func:`bnnlib.jobs.process_map`);
+    their result records in order. ``data``: a module-level function of the view giving
+    ``(train, test)`` (each process builds its own) instead of the view's datasets."""
+    jobs = min(jobs_of(cfg), len(trainings))
+    if jobs > 1:
+        log(f"== {stage}: {cfg.family}: {len(trainings)} trainings, {jobs} at once "
+            f"({threads_per_job(jobs)} threads each; each one's log when it ends)")
+    return process_map(_train, [(cfg, stage, t, data) for t in trainings], jobs,
+                       name=lambda call: f"{stage} {cfg.family} {call[2].variant} seed {call[2].seed}")
+
+
+def seed_trainings(cfg: View, variant: str, genome: dict, epochs: int | None = None
+                   ) -> list[Training]:
+    """One :class:`Training` of ``variant`` per training seed of the view (``cfg.seeds``)."""
+    return [Training(variant, genome, seed, epochs) for seed in cfg.seeds]
 
 
 def _log_resume(out_dir: Path, fitted: FitResult) -> None:

@@ -31,7 +31,7 @@ from ..settings import View
 from ..stats import kendall_tau, spearman_rho
 from ..utils import write_json
 from . import supernet as supernet_stage
-from .common import base_record, datasets, distributable, input_size, log, train_item
+from .common import Training, base_record, datasets, distributable, input_size, log, train_items
 from .search import make_evaluator
 
 #: random genomes drawn per proxy genome before the spread over OPs is taken
@@ -62,14 +62,15 @@ def run(cfg: View) -> dict:
     size = input_size(cfg)
     genomes = spread_genomes(supernet.choices, lambda g: supernet.ops(g, size), cfg.genomes, cfg.seed)
     data = proxy_data(cfg)
+    scores = [acc(genome) for genome in genomes]  # one-shot first: the supernet is on this device
+    results = train_items(cfg, "proxy", [
+        Training(f"g{i:02d}", models.genome_kwargs(cfg.family, genome), cfg.seed)
+        for i, genome in enumerate(genomes)], data=proxy_data)
     rows = []
-    for i, genome in enumerate(genomes):
-        score = acc(genome)
-        result = train_item(cfg, "proxy", f"g{i:02d}", models.genome_kwargs(cfg.family, genome),
-                            cfg.seed, data=data)
+    for i, (genome, score, result) in enumerate(zip(genomes, scores, results, strict=True)):
         rows.append({"genome": list(genome), "ops": result["ops"], "one_shot": score,
                      "test_top1": result["test_top1"], "train_seconds": result["train_seconds"]})
-        log(f"   one-shot {100 * score:.2f}%  stand-alone {100 * result['test_top1']:.2f}%")
+        log(f"   g{i:02d}: one-shot {100 * score:.2f}%  stand-alone {100 * result['test_top1']:.2f}%")
     record = {**base_record(cfg), "supernet_weights": weights, "evaluator": evaluator,
               "epochs": cfg.epochs, "train_images": len(data[0]), "test_images": len(data[1]),
               "genomes": rows}

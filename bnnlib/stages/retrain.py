@@ -53,12 +53,13 @@ from ..settings import View, fig5_apart
 from ..supernet import static_ops
 from .common import (
     StaleUpstreamError,
+    Training,
     datasets,
     distributable,
     input_size,
     log,
     model_kwargs,
-    train_item,
+    train_items,
     upstream,
     write_stage_metrics,
 )
@@ -163,11 +164,10 @@ def items(cfg: View) -> list[Item]:
 @distributable
 def run(cfg: View) -> list[dict]:
     """Train every item of :func:`items`; returns their result records."""
-    results = []
-    for item in items(cfg):
-        kwargs = models.genome_kwargs(cfg.family, item.genome)
-        results += [train_item(cfg, "retrain", item.variant, kwargs, seed, epochs=item.epochs)
-                    for seed in item.seeds]
+    trainings = [Training(item.variant, models.genome_kwargs(cfg.family, item.genome), seed,
+                          item.epochs)
+                 for item in items(cfg) for seed in item.seeds]
+    results = train_items(cfg, "retrain", trainings)
     log(f"   {len(results)} models of {cfg.family} trained")
     write_stage_metrics(cfg, "retrain", results)
     return results

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..models.mobilenet import gene_channels
 from ..settings import View
-from .common import distributable, train_seeds, write_stage_metrics
+from .common import distributable, seed_trainings, train_items, write_stage_metrics
 
 #: the rows of Phan et al. Table 1 / Shen et al. Tables 1-2 that this stage trains
 VARIANTS = {
@@ -49,8 +49,9 @@ def variants(family: str, study: str) -> list[str]:
 @distributable
 def run(cfg: View) -> list[dict]:
     """Train every uniform row of ``cfg.family`` once per seed; returns their result records."""
-    results = [r for v in variants(cfg.family, cfg.study)
-               for r in train_seeds(cfg, "uniform", v,
-                                    variant_kwargs(cfg.family, cfg.study, v, cfg.width_mult))]
+    trainings = [t for v in variants(cfg.family, cfg.study)
+                 for t in seed_trainings(cfg, v, variant_kwargs(cfg.family, cfg.study, v,
+                                                                cfg.width_mult))]
+    results = train_items(cfg, "uniform", trainings)
     write_stage_metrics(cfg, "uniform", results)
     return results
