@@ -8,7 +8,7 @@
 #   bash bench/gpu_session.sh OUT [FAMILY] [SEEDS]     e.g. bash bench/gpu_session.sh /tmp/out vgg_small "[0]"
 #
 # Environment: TINY=1 runs everything at toy sizes on the CPU (a rehearsal of this script);
-# SN_ARGS, bench_supernet's options in place of the default; PARTS, which parts run (default "tests train paper supernet fit stages"); STAGES, the stages
+# SN_ARGS, bench_supernet's options in place of the default; PARTS, which parts run (default "tests train paper supernet fit jobs stages"); JOBS_ARGS, bench_jobs's options; STAGES, the stages
 # of part "stages" (default "uniform supernet proxy search retrain");
 # PYTHON (default python3); RUNS, where the stages write (default /tmp/bnn_gpu_runs); BUDGET,
 # seconds for the whole session (each part's limit is cut to what is left; a stage stopped at
@@ -24,7 +24,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d)
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-PARTS=${PARTS:-tests train paper supernet fit stages}
+PARTS=${PARTS:-tests train paper supernet fit jobs stages}
 STAGES=${STAGES:-uniform supernet proxy search retrain}
 want() { case " $PARTS " in *" $1 "*) return 0;; *) return 1;; esac; }
 START=$(date +%s)
@@ -56,12 +56,14 @@ if [ "${TINY:-0}" = 1 ]; then
     TR="--steps 1 --rounds 1 --warmup 1"
     SN="--genomes 1 --steps 1 --batch 8 --calib 16 --val 16 --evals 1 --eval-batch 8 16"
     FIT="--images 64 --epochs 2 --batch 16"
+    JOBS="--families vgg_small --images 32 --epochs 1 --batch 16 --trainings 2 --jobs 2"
     GPUSIZES="--sizes cpu"; PAPERSIZES="--sizes cpu"; BATCH=8
 else
     DEVICE=cuda
     TR="--steps 5 --rounds 2 --warmup 2"
     SN=${SN_ARGS:-"--genomes 1 --steps 4 --evals 5 --eval-batch 1000 256"}
     FIT="--images 20000 --epochs 3"
+    JOBS=${JOBS_ARGS:-"--families vgg_small mobilenet_m1 --images 55000 --epochs 2 --trainings 6 --jobs 2 3"}
     GPUSIZES="--sizes gpu"; PAPERSIZES="--sizes paper"; BATCH=512
 fi
 $PY -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" \
@@ -83,6 +85,9 @@ want supernet && part bench_supernet_gpu 120 $PY bench/bench_supernet.py --devic
     --json "$WORK/bench_supernet_gpu.json"
 want fit && part bench_fit_gpu 60 $PY bench/bench_fit.py --device $DEVICE $GPUSIZES $FIT \
     --json "$WORK/bench_fit_gpu.json"
+# several trainings at once (the jobs setting) against one after another
+want jobs && part bench_jobs_gpu 240 $PY bench/bench_jobs.py --device $DEVICE $GPUSIZES $JOBS \
+    --json "$WORK/bench_jobs_gpu.json"
 
 # 3. the gpu profile's stages for one family, with the given training seeds: a params file
 #    derived from profiles/gpu.yaml (only `seeds` changed; toy sizes with TINY=1)

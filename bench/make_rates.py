@@ -1,7 +1,8 @@
 """A rates file for :mod:`bnnlib.cost` from benchmark outputs measured on one device.
 
     python bench/make_rates.py OUT.json --train gpu=bench_train_gpu.json paper=bench_train_paper.json \
-        [--supernet gpu=bench_supernet_gpu.json] [--fit gpu=bench_fit_gpu.json]
+        [--supernet gpu=bench_supernet_gpu.json] [--fit gpu=bench_fit_gpu.json] \
+        [--jobs gpu=bench_jobs_gpu.json]
 
 Per profile and family:
 
@@ -12,7 +13,9 @@ Per profile and family:
 - ``supernet_over_static``: the median supernet/static step ratio of ``bench/bench_supernet.py``;
 - ``candidate_s``: seconds per one-shot candidate evaluation, the fastest setting measured by
   ``bench_supernet`` (evaluation batch, cudnn autotuning), with ``candidate_images`` the
-  calibration + validation images it forwarded (:mod:`bnnlib.cost` scales to the profile's).
+  calibration + validation images it forwarded (:mod:`bnnlib.cost` scales to the profile's);
+- ``jobs_speedup``: per ``jobs`` value, the steady speedup of ``bench/bench_jobs.py`` (that
+  many trainings at once against one after another, process start excluded).
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
 
 
 def build(train: dict[str, dict], supernet: dict[str, dict] | None = None,
-          fit: dict[str, dict] | None = None, source: str = "") -> dict:
+          fit: dict[str, dict] | None = None, source: str = "",
+          jobs: dict[str, dict] | None = None) -> dict:
     """The rates dict from loaded benchmark JSONs, keyed by profile."""
-    supernet, fit = supernet or {}, fit or {}
+    supernet, fit, jobs = supernet or {}, fit or {}, jobs or {}
     profiles: dict[str, dict] = {}
     device = torch_version = None
     for profile, bench in train.items():
@@ -60,6 +64,10 @@ def build(train: dict[str, dict], supernet: dict[str, dict] | None = None,
                 fams[r["family"]]["candidate_s"] = 60.0 / float(best)
                 if images:
                     fams[r["family"]]["candidate_images"] = int(images)
+        for r in jobs.get(profile, {}).get("rows", []):
+            if r["family"] in fams:
+                fams[r["family"]]["jobs_speedup"] = {
+                    n: float(j["steady_speedup"]) for n, j in r["jobs"].items()}
         profiles[profile] = fams
     return {"device": device, "torch": torch_version, "source": source, "profiles": profiles}
 
@@ -70,6 +78,7 @@ def main(argv=None) -> None:
     parser.add_argument("--train", nargs="+", required=True, metavar="PROFILE=FILE")
     parser.add_argument("--supernet", nargs="*", metavar="PROFILE=FILE")
     parser.add_argument("--fit", nargs="*", metavar="PROFILE=FILE")
+    parser.add_argument("--jobs", nargs="*", metavar="PROFILE=FILE")
     parser.add_argument("--source", default="bench/gpu_session.sh")
     args = parser.parse_args(argv)
 
@@ -77,7 +86,7 @@ def main(argv=None) -> None:
         return {p: json.load(open(path)) for p, path in pairs.items()}
 
     rates = build(load(_pairs(args.train, "--train")), load(_pairs(args.supernet, "--supernet")),
-                  load(_pairs(args.fit, "--fit")), args.source)
+                  load(_pairs(args.fit, "--fit")), args.source, load(_pairs(args.jobs, "--jobs")))
     with open(args.out, "w") as fh:
         json.dump(rates, fh, indent=1)
     print(f"{args.out}: {rates['device']}, profiles {', '.join(rates['profiles'])}")

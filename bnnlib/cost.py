@@ -82,7 +82,12 @@ through the supernet (default 1.0). ``candidate_s`` is the seconds of one one-sh
 evaluation (when missing: ``(calib + val images) / eval rate * supernet_over_static``); with
 ``candidate_images`` (the calibration + validation images it was measured with) it is scaled
 linearly to the profile's ``calib_images + val_images``, else used as it is. It does not apply to
-fine-tuned candidates, which are timed as training plus evaluation.
+fine-tuned candidates, which are timed as training plus evaluation. ``jobs_speedup`` maps a
+``jobs`` value to the measured speedup of that many trainings at once on the device
+(``bench/bench_jobs.py``'s steady speedup, process start excluded): with the profile's ``jobs``
+among them (and ``devices: 1``), the models trained alone (uniform, retrain, proxy training)
+take their hours divided by it; a ``jobs`` value the file does not give gains nothing, and the
+projection's ``jobs_speedup`` attribute says which applied (None: not measured).
 
 Not counted: process start-up, checkpoint and result I/O, data loading beyond what the measured
 rates include, distributed overheads, and the second scoring of each final model's test split
@@ -127,7 +132,8 @@ OPS_DRAWS = 16
 #: forward-only rate over training-step rate when ``eval_img_s`` is missing
 EVAL_OVER_TRAIN = 3.0
 KINDS = ("static", "supernet", "one-shot", "finetune")
-RATE_KEYS = ("train", "eval_img_s", "supernet_over_static", "candidate_s", "candidate_images")
+RATE_KEYS = ("train", "eval_img_s", "supernet_over_static", "candidate_s", "candidate_images",
+             "jobs_speedup")
 TOP_KEYS = ("device", "torch", "source", "profiles")
 POINT_KEYS = ("ops", "img_s")
 
@@ -432,6 +438,11 @@ class FamilyRates:
     supernet_over_static: float = 1.0
     candidate_s: float | None = None
     candidate_images: float | None = None
+    jobs_speedup: Mapping[int, float] = dataclasses.field(default_factory=dict)
+
+    def speedup(self, jobs: int) -> float:
+        """Measured speedup of ``jobs`` trainings at once (1.0 where not measured)."""
+        return self.jobs_speedup.get(jobs, 1.0) if jobs > 1 else 1.0
 
     def train_s(self, ops: float) -> float:
         """Seconds per training image (one binary training step's share) at ``ops``."""
@@ -501,6 +512,18 @@ def _points(raw, where: str) -> Points:
     return tuple(sorted(points))
 
 
+def _speedups(raw, where: str) -> dict[int, float]:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} must map jobs (\"2\", \"3\", ...) to speedups; got {raw!r}")
+    out = {}
+    for key, value in raw.items():
+        jobs = int(key) if str(key).isdigit() else 0
+        if jobs < 2:
+            raise ValueError(f"{where} key {key!r} is not a jobs value: use integers >= 2")
+        out[jobs] = _number(value, f"{where}.{key}")
+    return out
+
+
 def rates_from_dict(raw, source: str | None = None) -> Rates:
     """Validated :class:`Rates` from the parsed JSON (``source``: the file it came from); errors
     name the bad key and the valid ones."""
@@ -539,6 +562,7 @@ def rates_from_dict(raw, source: str | None = None) -> Rates:
                 if cand_images is not None and cand is None:
                     raise ValueError(f"{at}.candidate_images is given without candidate_s")
                 table[name][family] = FamilyRates(
+                    jobs_speedup=_speedups(entry.get("jobs_speedup", {}), f"{at}.jobs_speedup"),
                     train=_points(entry["train"], f"{at}.train"), eval=eval_points,
                     supernet_over_static=1.0 if factor is None else _number(
                         factor, f"{at}.supernet_over_static"),
@@ -576,8 +600,9 @@ def load_rates(path: str | Path) -> Rates:
 
 # ---- hours --------------------------------------------------------------------------------------
 
-def work_hours(work: Work, rates: FamilyRates) -> float:
-    """Hours of ``work`` on the device of ``rates`` (module docstring)."""
+def work_hours(work: Work, rates: FamilyRates, jobs: int = 1) -> float:
+    """Hours of ``work`` on the device of ``rates`` with ``jobs`` trainings at once (module
+    docstring)."""
     if work.kind == "one-shot":
         if rates.candidate_s is not None:
             per = rates.candidate_s
@@ -593,7 +618,15 @@ def work_hours(work: Work, rates: FamilyRates) -> float:
                + work.images_evaluated * rates.eval_s(work.eval_ops))
     if work.kind == "supernet":
         seconds *= rates.supernet_over_static
+    if work.kind == "static":
+        seconds /= rates.speedup(jobs)
     return seconds / 3600
+
+
+def jobs_of(params: Params) -> int:
+    """Trainings at once in the stages that train many models (1 where ``devices`` is not 1:
+    the stages then run DDP, not ``jobs``)."""
+    return int(params.jobs) if params.devices == 1 else 1
 
 
 def _family_rates(params: Params, rates: Rates, profile: str | None) -> dict[str, FamilyRates]:
@@ -621,7 +654,7 @@ def work_frame(params: Params, rates: Rates | str | Path | None = None,
         for work in workload(params, family):
             row = work.as_dict()
             if table is not None:
-                row["hours"] = work_hours(work, table[family])
+                row["hours"] = work_hours(work, table[family], jobs_of(params))
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -652,12 +685,16 @@ def project(params: Params, rates: Rates | str | Path, profile: str | None = Non
                 "candidates": sum(w.candidates for w in mine),
                 "images_trained_M": sum(w.images_trained for w in mine) / 1e6,
                 "images_evaluated_M": sum(w.images_evaluated for w in mine) / 1e6,
-                "hours": sum(work_hours(w, table[family]) for w in mine)})
+                "hours": sum(work_hours(w, table[family], jobs_of(params)) for w in mine)})
         rows += stage_rows + [_total(stage_rows, family)]
     rows.append(_total([r for r in rows if r["stage"] == "total"], "all"))
     frame = pd.DataFrame(rows, columns=PROJECTION_COLUMNS)
+    jobs = jobs_of(params)
     frame.attrs.update({"device": rates.device, "torch": rates.torch, "source": rates.source,
-                        "rates": rates.path, "profile": name, "params_profile": params.profile})
+                        "rates": rates.path, "profile": name, "params_profile": params.profile,
+                        "jobs": jobs,
+                        "jobs_speedup": {f: table[f].jobs_speedup.get(jobs) if jobs > 1 else None
+                                         for f in families(params)}})
     return frame
 
 
@@ -755,6 +792,18 @@ def comparison_markdown(comparison: pd.DataFrame) -> str:
                       "ours: supernet + search h", "ours / paper"], rows)
 
 
+def _jobs_line(attrs: Mapping) -> str:
+    if attrs["jobs"] == 1:
+        return ""
+    gains = attrs["jobs_speedup"]
+    measured = ", ".join(f"{f} {x:.2f}x" for f, x in gains.items() if x is not None)
+    missing = [f for f, x in gains.items() if x is None]
+    return (f" jobs: {attrs['jobs']} trainings at once: models trained alone take their hours "
+            f"divided by the measured speedup ({measured or 'none in the rates file'})"
+            + (f"; not measured for {', '.join(missing)}: no gain counted" if missing else "")
+            + ".")
+
+
 def report(params: Params, rates: Rates, profile: str | None = None,
            params_path: str | None = None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """The CLI's Markdown text, the projection and the comparison."""
@@ -769,7 +818,7 @@ def report(params: Params, rates: Rates, profile: str | None = None,
         lines += [f"Rates: {rates.path} ({rates.source}).", ""]
     lines += [f"Hours on one {rates.device} (GPU-hours); data-parallel devices divide the wall "
               "time by at most their number. OPs of searched genomes are estimates (the search's "
-              "budget, or the mean of random genomes): see `bnnlib.cost`.", "",
+              "budget, or the mean of random genomes): see `bnnlib.cost`." + _jobs_line(a), "",
               projection_markdown(projection), ""]
     totals = projection[projection["stage"] == "total"]
     per = ", ".join(f"{r.family} {_hours(r.hours)} h" for r in totals.itertuples(index=False)

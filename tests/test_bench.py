@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import bench_checkpoint_memory  # noqa: E402
 import bench_fit  # noqa: E402
+import bench_jobs  # noqa: E402
 import bench_supernet  # noqa: E402
 import bench_train  # noqa: E402
 import derive_params  # noqa: E402
@@ -86,6 +87,16 @@ def test_bench_fit_runs(tmp_path):
     assert rows[0]["fit_over_bare"] == pytest.approx(rows[0]["fit_img_s"] / rows[0]["bare_img_s"])
 
 
+def test_bench_jobs_times_the_same_trainings_one_after_another_and_at_once(tmp_path):
+    rows = bench_jobs.main(["--families", "vgg_small", "--images", "32", "--epochs", "1",
+                            "--batch", "16", "--trainings", "2", "--jobs", "2",
+                            "--json", str(tmp_path / "jobs.json")])
+    (row,) = rows
+    assert row["trainings"] == 2 and row["images"] == 64 and set(row["jobs"]) == {"2"}
+    assert row["jobs"]["2"]["speedup"] == pytest.approx(row["serial_s"] / row["jobs"]["2"]["wall_s"])
+    assert json.loads((tmp_path / "jobs.json").read_text())["rows"] == rows
+
+
 def test_derive_params_changes_only_what_it_says(tmp_path):
     import yaml
 
@@ -116,15 +127,18 @@ def test_make_rates_from_benchmark_outputs(tmp_path):
         {"family": "vgg_small", "ratio_median": 1.2, "evaluations_per_min": 60.0,
          "evaluations_per_min_by_setting": {"autotune0_batch256": 60.0, "autotune0_batch1000": 120.0}}]}
     fit = {"rows": [{"family": "vgg_small", "fit_over_bare": 0.5}]}
-    rates = make_rates.build({"gpu": train}, {"gpu": supernet}, {"gpu": fit}, "test")
+    jobs = {"rows": [{"family": "vgg_small", "jobs": {"2": {"steady_speedup": 1.6, "speedup": 1.1},
+                                                      "3": {"steady_speedup": 2.1, "speedup": 1.4}}}]}
+    rates = make_rates.build({"gpu": train}, {"gpu": supernet}, {"gpu": fit}, "test", {"gpu": jobs})
     fam = rates["profiles"]["gpu"]["vgg_small"]
+    assert fam["jobs_speedup"] == {"2": 1.6, "3": 2.1}  # the steady speedups
     assert fam["train"] == [{"ops": 1e6, "img_s": 1500.0}, {"ops": 2e6, "img_s": 500.0}]
     assert fam["supernet_over_static"] == 1.2
     assert fam["candidate_s"] == 0.5 and fam["candidate_images"] == 1500  # the faster setting
     assert rates["device"] == "GPU X"
     path = tmp_path / "rates.json"
     path.write_text(json.dumps(rates))
-    cost.load_rates(path)  # a valid rates file for the projection
+    assert cost.load_rates(path).profile("gpu")["vgg_small"].speedup(3) == 2.1  # valid for the projection
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM (Linux /proc)")

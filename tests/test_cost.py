@@ -11,6 +11,7 @@ images.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -237,6 +238,10 @@ def test_one_point_is_constant():
      ["profiles.cpu.resnet18.candidate_s = 'fast' is not a number"]),
     (lambda r: r["profiles"]["cpu"]["resnet18"].update(candidate_images=1500),
      ["profiles.cpu.resnet18.candidate_images is given without candidate_s"]),
+    (lambda r: r["profiles"]["cpu"]["resnet18"].update(jobs_speedup={"1": 1.0}),
+     ["profiles.cpu.resnet18.jobs_speedup key '1' is not a jobs value: use integers >= 2"]),
+    (lambda r: r["profiles"]["cpu"]["resnet18"].update(jobs_speedup={"3": 0}),
+     ["profiles.cpu.resnet18.jobs_speedup.3 = 0 must be > 0"]),
 ])
 def test_bad_rates_name_the_key(tmp_path, change, words):
     raw = flat_rates()
@@ -281,6 +286,38 @@ def test_hours_by_hand(cpu):
     scaled = cost.project(cpu, cost.rates_from_dict(raw)).set_index(["family", "stage"])["hours"]
     assert scaled["mobilenet_m3", "search"] == pytest.approx(84 * 0.5 * 1500 / 6000 / 3600)
     assert frame.attrs["device"] == "Test GPU"
+
+
+def test_jobs_divide_the_hours_of_models_trained_alone_by_their_measured_speedup(cpu):
+    """jobs: 3 with a measured speedup of 2 halves uniform, retrain and the proxy's training;
+    supernet, search and the proxy's one-shot scoring do not change; a family without a
+    measurement for 3 jobs gains nothing, and the report says so."""
+    raw = flat_rates(candidate_s=0.5, jobs_speedup={"2": 1.5, "3": 2.0})
+    del raw["profiles"]["cpu"]["resnet18"]["jobs_speedup"]
+    rates = cost.rates_from_dict(raw)
+    one = cost.project(cpu, rates).set_index(["family", "stage"])["hours"]
+    three_params = dataclasses.replace(cpu, jobs=3)
+    three = cost.project(three_params, rates)
+    assert three.attrs["jobs"] == 3 and three.attrs["jobs_speedup"]["vgg_small"] == 2.0
+    assert three.attrs["jobs_speedup"]["resnet18"] is None
+    hours = three.set_index(["family", "stage"])["hours"]
+    for stage in ("uniform", "retrain"):
+        assert hours["vgg_small", stage] == pytest.approx(one["vgg_small", stage] / 2)
+        assert hours["resnet18", stage] == pytest.approx(one["resnet18", stage])
+    for stage in ("supernet", "search"):
+        assert hours["vgg_small", stage] == pytest.approx(one["vgg_small", stage])
+    work = cost.work_frame(three_params, rates).set_index(["family", "stage", "kind"])["hours"]
+    proxy_one = cost.work_frame(cpu, rates).set_index(["family", "stage", "kind"])["hours"]
+    assert work["vgg_small", "proxy", "static"] == pytest.approx(proxy_one["vgg_small", "proxy", "static"] / 2)
+    assert work["vgg_small", "proxy", "one-shot"] == pytest.approx(proxy_one["vgg_small", "proxy", "one-shot"])
+    text, _, _ = cost.report(three_params, rates)
+    assert "jobs: 3 trainings at once" in text and "vgg_small 2.00x" in text
+    assert "not measured for resnet18: no gain counted" in text
+    # DDP (devices > 1) runs the stages without jobs
+    ddp = cost.project(dataclasses.replace(cpu, jobs=3, devices=2), rates)
+    assert ddp.attrs["jobs"] == 1
+    assert ddp.set_index(["family", "stage"])["hours"]["vgg_small", "uniform"] == pytest.approx(
+        one["vgg_small", "uniform"])
 
 
 def test_totals_add_up(cpu):

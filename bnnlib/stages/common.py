@@ -281,7 +281,7 @@ def train_items(cfg: View, stage: str, trainings: list[Training], data=None) -> 
     jobs = min(jobs_of(cfg), len(trainings))
     if jobs > 1:
         log(f"== {stage}: {cfg.family}: {len(trainings)} trainings, {jobs} at once "
-            f"({threads_per_job(jobs)} threads each; each one's log when it ends)")
+            f"({threads_per_job(jobs)} compute thread(s) each; each one's log when it ends)")
     return process_map(_train, [(cfg, stage, t, data) for t in trainings], jobs,
                        name=lambda call: f"{stage} {cfg.family} {call[2].variant} seed {call[2].seed}")
 
