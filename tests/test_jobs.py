@@ -54,3 +54,27 @@ def test_threads_are_shared_among_the_jobs():
     assert threads_per_job(2, threads=8) == 4
     assert threads_per_job(3, threads=8) == 2
     assert threads_per_job(4, threads=2) == 1
+
+
+def test_from_a_notebook_kernel_the_processes_logs_reach_the_notebook(tmp_path):
+    """A stage runs inside a Jupyter kernel (papermill): spawned processes start from it, and
+    what they print reaches the executed notebook's output, not only the kernel's terminal."""
+    nbformat = pytest.importorskip("nbformat")
+    papermill = pytest.importorskip("papermill")
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("jobs = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import os\nfrom bnnlib.jobs import process_map\n"
+        "pids = process_map(os.getpid, [(), ()], jobs)\n"
+        "process_map(print, [('said in a process',), ('and in another',)], jobs)\n"
+        "print('parent', os.getpid(), 'children', sorted(set(pids)))")]
+    src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, src)
+    papermill.execute_notebook(str(src), str(out), parameters={"jobs": 2}, progress_bar=False,
+                               kernel_name="python3", language="python")
+    text = "".join(o.get("text", "") for cell in nbformat.read(out, as_version=4).cells
+                   if cell.cell_type == "code" for o in cell.get("outputs", []))
+    assert "said in a process\n" in text and "and in another\n" in text
+    parent = text.split("parent ")[1].split()[0]
+    assert parent not in text.split("children")[1]  # the calls ran in other processes
