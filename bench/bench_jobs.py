@@ -10,6 +10,9 @@ augmentation, no checkpoints), are run
   code path, spawned processes included; their start (imports, CUDA context, kernels) is in
   the wall time, as it is in a stage (a stage starts its processes once for all its trainings).
 
+Each process (this one included) first trains one untimed warm-up epoch of a few batches (first
+kernels, cuDNN autotuning), counted in the wall times but not in a training's seconds.
+
 Reported: the wall seconds of all the trainings, the speedup ``serial / jobs`` of that wall
 time (processes' start included: a short benchmark understates what a long stage gains), the
 images/s of all the trainings together, and the *steady* speedup ``jobs x mean training seconds
@@ -24,6 +27,7 @@ processes). Nothing else should run on the device meanwhile.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -38,9 +42,15 @@ from bnnlib.registry import dataset_info
 from bnnlib.train import Recipe, fit
 
 
+#: (family, sizes, device, batch) this process has warmed up (first kernels, autotuning)
+_WARM: set[tuple] = set()
+
+
 def train_once(family: str, sizes: str, device: str, images: int, epochs: int, batch: int | None,
                seed: int) -> dict:
-    """One uniform binary model trained by ``fit``; returns its seconds and images."""
+    """One uniform binary model trained by ``fit``; returns its seconds and images. A process's
+    first call first trains one untimed epoch on a few batches (the warm-up every process pays
+    once: in the wall times, not in ``seconds``)."""
     inp = profile_input(family, sizes)
     kwargs = {"num_classes": inp["classes"], "in_channels": inp["shape"][0],
               **profile_kwargs(family, sizes),
@@ -51,6 +61,14 @@ def train_once(family: str, sizes: str, device: str, images: int, epochs: int, b
     model = build(family, binary=True, **kwargs)
     recipe = Recipe(epochs=epochs, batch_size=batch or inp["batch_size"], optimizer="adam",
                     lr=1e-3, schedule="linear")
+    key = (family, sizes, device, recipe.batch_size)
+    if key not in _WARM:
+        warm = random_images(min(images, 4 * recipe.batch_size), inp["shape"], inp["classes"])
+        fit(build(family, binary=True, **kwargs),
+            warm.with_augment(dataset_info(inp["dataset"]).default_augment),
+            recipe=dataclasses.replace(recipe, epochs=1), out_dir=None,
+            device=torch.device(device), progress=False, distributed=False)
+        _WARM.add(key)
     start = time.perf_counter()
     result = fit(model, data, recipe=recipe, out_dir=None, device=torch.device(device),
                  progress=False, distributed=False, seed=seed)
@@ -60,7 +78,6 @@ def train_once(family: str, sizes: str, device: str, images: int, epochs: int, b
 def bench(family: str, args: argparse.Namespace) -> dict:
     calls = [(family, args.sizes, args.device, args.images, args.epochs, args.batch, seed)
              for seed in range(args.trainings)]
-    train_once(*calls[0])  # warm-up here (first kernels, autotuning), as a stage's earlier items
     start = time.perf_counter()
     serial = process_map(train_once, calls, 1)
     serial_s = time.perf_counter() - start
