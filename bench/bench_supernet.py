@@ -12,7 +12,12 @@
    recalibration on ``--calib`` images + top-1 on ``--val`` images + the OPs lookup of the
    budget check), on in-memory images of the profile's shape (random pixels: the rate does not
    depend on them), at evaluation batch ``--eval-batch``. Target on a GPU: 1,000 per minute
-   for a width-1 MobileNet supernet at 28x28 (issue 13).
+   for a width-1 MobileNet supernet at 28x28 (issue 13). The candidates are drawn as the
+   search draws them (:func:`search_candidates`): in the groups study uniformly within the
+   profile's MaxFLOPs (``bnnlib.stages.search.budget``), so M1's candidates sit near its
+   groups = 16 end, as in the search; in the widths study uniformly. ``--unconstrained``
+   draws every family's uniformly (what this benchmark did before: docs/gpu.md's H200
+   sessions).
 
     python bench/bench_supernet.py                   # all families
     python bench/bench_supernet.py --families mobilenet_m1 --genomes 5 --json out.json
@@ -31,12 +36,29 @@ import numpy as np
 import torch
 from bench_train import batch as random_batch
 from bench_train import device_name, sync
-from sizes import FAMILIES, profile_input, profile_kwargs
+from sizes import FAMILIES, PROFILES, profile_input, profile_kwargs
 from torch import nn
 
-from bnnlib import supernet
+from bnnlib import settings, supernet
+from bnnlib.genome import random_draws
 from bnnlib.data import InMemoryImages
 from bnnlib.evaluators import OneShotEvaluator
+
+
+def search_candidates(family: str, sn, shape, profile: str, rng, n: int,
+                      unconstrained: bool = False) -> tuple[list[tuple], str]:
+    """``n`` distinct genomes drawn as stage 03 draws its candidates, and how they were drawn:
+    groups study within the profile's MaxFLOPs (rejection sampling, as the random search and
+    the evolution's first population), widths study uniformly (no constraint)."""
+    if unconstrained or settings.study_of(family) != "groups":
+        return [tuple(sn.sample(rng)) for _ in range(n)], "uniform"
+    from bnnlib.stages.search import budget
+
+    view = settings.view("search", family, PROFILES / f"{profile}.yaml", root=PROFILES.parent)
+    max_ops = budget(view, sn)
+    draws = random_draws(sn.choices, lambda g: sn.ops(g, shape) <= max_ops, rng, n,
+                         what=f"{family} genomes within MaxFLOPs {max_ops:.4g}")
+    return draws, f"within MaxFLOPs {max_ops:.4g}"
 
 
 def step_times(sn, static, genome, x, y, steps: int) -> tuple[float, float]:
@@ -107,6 +129,9 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--evals", type=int, default=5, help="candidates timed per family")
     parser.add_argument("--autotune", choices=("off", "both"), default="both",
                         help="on CUDA, also time evaluations with cudnn.benchmark forced on")
+    parser.add_argument("--unconstrained", action="store_true",
+                        help="uniformly random candidates in every family (default: the groups "
+                             "study's within the profile's MaxFLOPs, as the search draws them)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -135,6 +160,10 @@ def main(argv=None) -> list[dict]:
         calib = torch.utils.data.Subset(images, range(args.calib))
         val = torch.utils.data.Subset(images, range(args.calib, args.calib + args.val))
         rates = {}
+        count = len(args.eval_batch) * (2 if device.type == "cuda" and args.autotune == "both" else 1)
+        pool, drawn = search_candidates(family, sn, inp["shape"], args.sizes, rng,
+                                        count * (args.evals + 1), args.unconstrained)
+        pool = iter(pool)
         for autotune in ((False, True) if device.type == "cuda" and args.autotune == "both"
                          else (False,)):
             # cudnn.benchmark autotunes every new conv shape: candidates bring new shapes
@@ -142,11 +171,11 @@ def main(argv=None) -> list[dict]:
             for eval_batch in args.eval_batch:
                 ev = OneShotEvaluator(sn, calib, val, calib_images=None, val_images=None,
                                       batch_size=eval_batch, autotune=autotune)
-                ev(sn.sample(rng))  # warm-up: first kernels
+                ev(next(pool))  # warm-up: first kernels
                 sync(device)
                 t = time.perf_counter()
                 for _ in range(args.evals):
-                    genome = sn.sample(rng)
+                    genome = next(pool)
                     sn.ops(genome, inp["shape"])
                     ev(genome)
                 sync(device)
@@ -158,13 +187,13 @@ def main(argv=None) -> list[dict]:
                "supernet_step_ms": statistics.median(sn_ms),
                "static_step_ms": statistics.median(st_ms), "ratio_median": statistics.median(ratios),
                "ratio_max": max(ratios), "evaluations_per_min": per_min,
-               "evaluations_per_min_by_setting": rates}
+               "evaluations_per_min_by_setting": rates, "candidates": drawn}
         rows.append(row)
         if args.json:  # after every family: a run stopped later keeps what it measured
             write(args, sizes, device, rows)
         print(f"{family:13s} supernet {row['supernet_step_ms']:7.1f} ms  static {row['static_step_ms']:7.1f} ms  "
               f"ratio {row['ratio_median']:.2f} (max {row['ratio_max']:.2f})  "
-              f"one-shot evaluations/min " + ", ".join(f"{k} {v:.0f}" for k, v in rates.items()),
+              f"one-shot evaluations/min ({drawn}) " + ", ".join(f"{k} {v:.0f}" for k, v in rates.items()),
               flush=True)
     if args.json:
         write(args, sizes, device, rows)

@@ -68,7 +68,31 @@ def test_bench_supernet_runs(tmp_path):
     for r in rows:
         assert r["supernet_step_ms"] > 0 and r["static_step_ms"] > 0
         assert r["evaluations_per_min"] > 0
+    assert rows[0]["candidates"].startswith("within MaxFLOPs") and rows[1]["candidates"] == "uniform"
     assert out.exists()
+
+
+def test_bench_candidates_are_drawn_as_the_search_draws_them():
+    """Groups study: within the profile's MaxFLOPs (M1's budget sits near its groups = 16 end,
+    which uniform draws rarely reach); widths study and --unconstrained: uniform."""
+    import numpy as np
+
+    from bnnlib import supernet
+    from bnnlib.stages.search import budget
+
+    inp = profile_input("mobilenet_m1", "cpu")
+    sn = supernet.build("mobilenet_m1", num_classes=10, in_channels=1,
+                        **profile_kwargs("mobilenet_m1", "cpu"))
+    view = bench_supernet.settings.view("search", "mobilenet_m1", bench_supernet.PROFILES / "cpu.yaml",
+                                        root=bench_supernet.PROFILES.parent)
+    max_ops = budget(view, sn)
+    drawn, how = bench_supernet.search_candidates("mobilenet_m1", sn, inp["shape"], "cpu",
+                                                  np.random.default_rng(0), 8)
+    assert how == f"within MaxFLOPs {max_ops:.4g}" and len(set(drawn)) == 8
+    assert all(sn.ops(g, inp["shape"]) <= max_ops for g in drawn)
+    free, how = bench_supernet.search_candidates("mobilenet_m1", sn, inp["shape"], "cpu",
+                                                 np.random.default_rng(0), 8, unconstrained=True)
+    assert how == "uniform" and any(sn.ops(g, inp["shape"]) > max_ops for g in free)
 
 
 def test_bench_train_one_row_per_size_at_paper_input():
