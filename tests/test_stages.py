@@ -207,7 +207,10 @@ def test_figure5_runs_are_the_same_genomes_trained_for_their_own_epochs(study):
 
 def test_trainings_in_several_processes_write_what_one_process_writes(study, tmp_path, capsys):
     """``jobs`` changes how long a stage takes, never what it writes: the same weights, test
-    accuracy and history with 2 processes as with 1, and every training's log reaches this one."""
+    accuracy and history with 2 processes as with 1, every training's log reaches this one,
+    and each process builds the proxy stage's data subsets itself (``data=proxy_data``)."""
+    from bnnlib.stages import proxy
+
     trainings = [common.Training("uniform1x", {"expansion": 1.0}, 0),
                  common.Training("uniform2x", {"expansion": 2.0}, 0, epochs=2),
                  common.Training("uniform1x", {"expansion": 1.0}, 1)]
@@ -215,38 +218,20 @@ def test_trainings_in_several_processes_write_what_one_process_writes(study, tmp
     torch.set_num_threads(1)  # the processes' threads (on a CPU, sums in another order differ)
     try:
         for jobs in (1, 2):
-            cfg = study("uniform", "vgg_small", jobs=jobs)
-            cfg = dataclasses.replace(cfg, runs_dir=tmp_path / f"runs{jobs}")
-            results[jobs] = common.train_items(cfg, "uniform", trainings)
-    finally:
-        torch.set_num_threads(threads)
-    log = log_of(capsys)
-    assert "3 trainings, 2 at once" in log and log.count("test top-1") == 6
-    keep = ("variant", "seed", "weights", "test_top1", "test_loss", "epochs", "ops")
-    assert [{k: r[k] for k in keep} for r in results[2]] == [{k: r[k] for k in keep} for r in results[1]]
-    assert [r["epochs"] for r in results[2]] == [1, 2, 1]
-    for one, two in zip(results[1], results[2], strict=True):
-        assert [h["train_loss"] for h in two["history"]] == [h["train_loss"] for h in one["history"]]
-    assert (tmp_path / "runs2/uniform/vgg_small/uniform2x/seed0/result.json").exists()
-
-
-def test_proxy_trainings_in_several_processes_train_on_the_proxy_subsets(study, tmp_path):
-    """Each process builds the proxy stage's data subsets itself (``data=proxy_data``): the
-    models equal those trained here on the subsets."""
-    from bnnlib.stages import proxy
-
-    trainings = [common.Training(f"g{i:02d}", {"expansion": e}, 0) for i, e in enumerate((1.0, 2.0))]
-    results, threads = {}, torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for jobs in (1, 2):
             cfg = study("proxy", "vgg_small", train_images=32, test_images=20, jobs=jobs)
             cfg = dataclasses.replace(cfg, runs_dir=tmp_path / f"runs{jobs}")
             results[jobs] = common.train_items(cfg, "proxy", trainings, data=proxy.proxy_data)
     finally:
         torch.set_num_threads(threads)
-    assert [r["test_images"] for r in results[2]] == [20, 20]
-    assert [r["weights"] for r in results[2]] == [r["weights"] for r in results[1]]
+    log = log_of(capsys)
+    assert "3 trainings, 2 at once" in log and log.count("test top-1") == 6
+    keep = ("variant", "seed", "weights", "test_top1", "test_loss", "epochs", "ops", "test_images")
+    assert [{k: r[k] for k in keep} for r in results[2]] == [{k: r[k] for k in keep} for r in results[1]]
+    assert [r["epochs"] for r in results[2]] == [1, 2, 1]
+    assert [r["test_images"] for r in results[2]] == [20, 20, 20]  # the proxy's test subset
+    for one, two in zip(results[1], results[2], strict=True):
+        assert [h["train_loss"] for h in two["history"]] == [h["train_loss"] for h in one["history"]]
+    assert (tmp_path / "runs2/proxy/vgg_small/uniform2x/seed0/result.json").exists()
 
 
 @pytest.mark.parametrize("overrides", [{}, {"max_groups": 8}])
