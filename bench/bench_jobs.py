@@ -41,7 +41,6 @@ from bnnlib.models import build
 from bnnlib.registry import dataset_info
 from bnnlib.train import Recipe, fit
 
-
 #: (family, sizes, device, batch) this process has warmed up (first kernels, autotuning)
 _WARM: set[tuple] = set()
 

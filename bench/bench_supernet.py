@@ -40,9 +40,9 @@ from sizes import FAMILIES, PROFILES, profile_input, profile_kwargs
 from torch import nn
 
 from bnnlib import settings, supernet
-from bnnlib.genome import random_draws
 from bnnlib.data import InMemoryImages
 from bnnlib.evaluators import OneShotEvaluator
+from bnnlib.genome import random_draws
 
 
 def search_candidates(family: str, sn, shape, profile: str, rng, n: int,
