@@ -288,36 +288,32 @@ def test_hours_by_hand(cpu):
     assert frame.attrs["device"] == "Test GPU"
 
 
-def test_jobs_divide_the_hours_of_models_trained_alone_by_their_measured_speedup(cpu):
+def test_jobs_divide_the_hours_of_models_trained_alone_by_their_measured_speedup(cpu, works):
     """jobs: 3 with a measured speedup of 2 halves uniform, retrain and the proxy's training;
     supernet, search and the proxy's one-shot scoring do not change; a family without a
     measurement for 3 jobs gains nothing, and the report says so."""
     raw = flat_rates(candidate_s=0.5, jobs_speedup={"2": 1.5, "3": 2.0})
     del raw["profiles"]["cpu"]["resnet18"]["jobs_speedup"]
     rates = cost.rates_from_dict(raw)
-    one = cost.project(cpu, rates).set_index(["family", "stage"])["hours"]
-    three_params = dataclasses.replace(cpu, jobs=3)
-    three = cost.project(three_params, rates)
+    vgg = rates.profile("cpu")["vgg_small"]
+    assert (vgg.speedup(1), vgg.speedup(2), vgg.speedup(3), vgg.speedup(4)) == (1.0, 1.5, 2.0, 1.0)
+    for work in works["vgg_small"]:
+        gain = 2.0 if work.kind == "static" else 1.0
+        assert cost.work_hours(work, vgg, 3) == pytest.approx(cost.work_hours(work, vgg) / gain)
+    assert {(w.stage, w.kind) for w in works["vgg_small"] if w.kind == "static"} == {
+        ("uniform", "static"), ("retrain", "static"), ("proxy", "static")}
+    three = cost.project(dataclasses.replace(cpu, jobs=3), rates)
     assert three.attrs["jobs"] == 3 and three.attrs["jobs_speedup"]["vgg_small"] == 2.0
     assert three.attrs["jobs_speedup"]["resnet18"] is None
     hours = three.set_index(["family", "stage"])["hours"]
-    for stage in ("uniform", "retrain"):
-        assert hours["vgg_small", stage] == pytest.approx(one["vgg_small", stage] / 2)
-        assert hours["resnet18", stage] == pytest.approx(one["resnet18", stage])
-    for stage in ("supernet", "search"):
-        assert hours["vgg_small", stage] == pytest.approx(one["vgg_small", stage])
-    work = cost.work_frame(three_params, rates).set_index(["family", "stage", "kind"])["hours"]
-    proxy_one = cost.work_frame(cpu, rates).set_index(["family", "stage", "kind"])["hours"]
-    assert work["vgg_small", "proxy", "static"] == pytest.approx(proxy_one["vgg_small", "proxy", "static"] / 2)
-    assert work["vgg_small", "proxy", "one-shot"] == pytest.approx(proxy_one["vgg_small", "proxy", "one-shot"])
-    text, _, _ = cost.report(three_params, rates)
-    assert "jobs: 3 trainings at once" in text and "vgg_small 2.00x" in text
-    assert "not measured for resnet18: no gain counted" in text
+    assert hours["vgg_small", "uniform"] == pytest.approx(
+        sum(cost.work_hours(w, vgg) for w in works["vgg_small"] if w.stage == "uniform") / 2)
+    line = cost._jobs_line(three.attrs)
+    assert "jobs: 3 trainings at once" in line and "vgg_small 2.00x" in line
+    assert "not measured for resnet18: no gain counted" in line
+    assert cost._jobs_line({**three.attrs, "jobs": 1}) == ""  # jobs: 1 says nothing
     # DDP (devices > 1) runs the stages without jobs
-    ddp = cost.project(dataclasses.replace(cpu, jobs=3, devices=2), rates)
-    assert ddp.attrs["jobs"] == 1
-    assert ddp.set_index(["family", "stage"])["hours"]["vgg_small", "uniform"] == pytest.approx(
-        one["vgg_small", "uniform"])
+    assert cost.jobs_of(dataclasses.replace(cpu, jobs=3, devices=2)) == 1
 
 
 def test_totals_add_up(cpu):
