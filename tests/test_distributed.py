@@ -146,7 +146,7 @@ def test_sync_batchnorm_outside_a_group_is_plain_batchnorm():
 
 def test_ddp_stage_with_two_devices_is_one_command(tmp_path, capfd):
     """``uniform.run(cfg)`` with ``devices: 2`` trains under torchrun in 2 processes, then
-    reads every item back in this process without training it again."""
+    reads every item back in this process without training it again (``jobs`` ignored)."""
     from bnnlib import settings
     from bnnlib.stages import uniform
 
@@ -156,12 +156,14 @@ def test_ddp_stage_with_two_devices_is_one_command(tmp_path, capfd):
     shutil.copy(root / "profiles/smoke.yaml", tmp_path / "params.yaml")
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     cfg = settings.view("uniform", "vgg_small", "params.yaml",
-                        {"devices": 2, "data.val_size": 64, "data.train_subset": 96,
+                        {"devices": 2, "jobs": 2, "data.val_size": 64, "data.train_subset": 96,
                          "data.test_subset": 50, "widths.families.vgg_small.train.batch_size": 32},
                         root=tmp_path)
     results = uniform.run(cfg)
     out = capfd.readouterr().out
     assert "vgg_small in 2 processes (torchrun)" in out and "reading back" in out
+    # jobs does not apply where devices runs DDP, and says so
+    assert "jobs: 2 does not apply: devices 2" in out and "at once" not in out
     assert len(results) == 5  # fp and Uniform-1x..4x, one seed each
     for r in results:
         folder = tmp_path / "runs/uniform/vgg_small" / r["variant"] / "seed0"

@@ -279,6 +279,9 @@ def train_items(cfg: View, stage: str, trainings: list[Training], data=None) -> 
     their result records in order. ``data``: a module-level function of the view giving
     ``(train, test)`` (each process builds its own) instead of the view's datasets."""
     jobs = min(jobs_of(cfg), len(trainings))
+    if int(cfg.jobs) > 1 and jobs_of(cfg) == 1:
+        log(f"   jobs: {cfg.jobs} does not apply: devices {cfg.devices!r} trains each model "
+            f"data-parallel (one training at a time)")
     if jobs > 1:
         log(f"== {stage}: {cfg.family}: {len(trainings)} trainings, {jobs} at once "
             f"({threads_per_job(jobs)} compute thread(s) each; each one's log when it ends)")
