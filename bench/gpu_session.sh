@@ -61,7 +61,7 @@ if [ "${TINY:-0}" = 1 ]; then
 else
     DEVICE=cuda
     TR="--steps 5 --rounds 2 --warmup 2"
-    SN=${SN_ARGS:-"--genomes 1 --steps 4 --evals 12 --eval-batch 1000 256"}
+    SN=${SN_ARGS:-"--genomes 1 --steps 4 --evals 12 --calib 1000 --val 5000 --eval-batch 1000 5000"}
     FIT="--images 20000 --epochs 3"
     JOBS=${JOBS_ARGS:-"--families vgg_small mobilenet_m1 --images 55000 --epochs 2 --trainings 6 --jobs 2 3"}
     GPUSIZES="--sizes gpu"; PAPERSIZES="--sizes paper"; BATCH=512
@@ -81,7 +81,7 @@ want train && part bench_train_gpu 120 $PY bench/bench_train.py --device $DEVICE
     --expansion 1 4 --groups 1 4 $TR --json "$WORK/bench_train_gpu.json"
 want paper && part bench_train_paper 120 $PY bench/bench_train.py --device $DEVICE $PAPERSIZES \
     --expansion 1 4 --groups 1 $TR --json "$WORK/bench_train_paper.json"
-want supernet && part bench_supernet_gpu 180 $PY bench/bench_supernet.py --device $DEVICE $GPUSIZES $SN \
+want supernet && part bench_supernet_gpu 240 $PY bench/bench_supernet.py --device $DEVICE $GPUSIZES $SN \
     --json "$WORK/bench_supernet_gpu.json"
 want fit && part bench_fit_gpu 60 $PY bench/bench_fit.py --device $DEVICE $GPUSIZES $FIT \
     --json "$WORK/bench_fit_gpu.json"
