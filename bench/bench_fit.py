@@ -25,7 +25,7 @@ import torch
 from bench_supernet import random_images
 from bench_train import batch as random_batch
 from bench_train import device_name, make_step, sync, time_steps
-from sizes import FAMILIES, profile_input, profile_kwargs
+from sizes import FAMILIES, profile_input, uniform_kwargs
 
 from bnnlib.models import build
 from bnnlib.registry import dataset_info
@@ -36,9 +36,7 @@ def bench(family: str, args: argparse.Namespace) -> dict:
     device = torch.device(args.device)
     inp = profile_input(family, args.sizes)
     batch = args.batch or inp["batch_size"]
-    kwargs = {"num_classes": inp["classes"], "in_channels": inp["shape"][0],
-              **profile_kwargs(family, args.sizes)}
-    kwargs.update({"expansion": 1.0} if family in ("vgg_small", "resnet18") else {"groups": 1})
+    kwargs = uniform_kwargs(family, args.sizes)
     data = random_images(args.images, inp["shape"], inp["classes"])
     data = data.with_augment(dataset_info(inp["dataset"]).default_augment)
     torch.manual_seed(0)

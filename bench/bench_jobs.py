@@ -34,7 +34,7 @@ import time
 import torch
 from bench_supernet import random_images
 from bench_train import device_name
-from sizes import FAMILIES, profile_input, profile_kwargs
+from sizes import FAMILIES, profile_input, uniform_kwargs
 
 from bnnlib.jobs import process_map
 from bnnlib.models import build
@@ -51,11 +51,9 @@ def train_once(family: str, sizes: str, device: str, images: int, epochs: int, b
     first call first trains one untimed epoch on a few batches (the warm-up every process pays
     once: in the wall times, not in ``seconds``)."""
     inp = profile_input(family, sizes)
-    kwargs = {"num_classes": inp["classes"], "in_channels": inp["shape"][0],
-              **profile_kwargs(family, sizes),
-              **({"expansion": 1.0} if family in ("vgg_small", "resnet18") else {"groups": 1})}
-    data = random_images(images, inp["shape"], inp["classes"])
-    data = data.with_augment(dataset_info(inp["dataset"]).default_augment)
+    kwargs = uniform_kwargs(family, sizes)
+    augment = dataset_info(inp["dataset"]).default_augment
+    data = random_images(images, inp["shape"], inp["classes"]).with_augment(augment)
     torch.manual_seed(seed)
     model = build(family, binary=True, **kwargs)
     recipe = Recipe(epochs=epochs, batch_size=batch or inp["batch_size"], optimizer="adam",
@@ -63,8 +61,7 @@ def train_once(family: str, sizes: str, device: str, images: int, epochs: int, b
     key = (family, sizes, device, recipe.batch_size)
     if key not in _WARM:
         warm = random_images(min(images, 4 * recipe.batch_size), inp["shape"], inp["classes"])
-        fit(build(family, binary=True, **kwargs),
-            warm.with_augment(dataset_info(inp["dataset"]).default_augment),
+        fit(build(family, binary=True, **kwargs), warm.with_augment(augment),
             recipe=dataclasses.replace(recipe, epochs=1), out_dir=None,
             device=torch.device(device), progress=False, distributed=False)
         _WARM.add(key)

@@ -36,3 +36,12 @@ def profile_input(family: str, profile: str = "cpu") -> dict:
     return {"shape": (info.in_channels, info.image_size, info.image_size),
             "classes": info.num_classes, "batch_size": int(view.batch_size),
             "dataset": view.dataset}
+
+
+def uniform_kwargs(family: str, profile: str = "cpu") -> dict:
+    """``models.build`` keywords of ``family``'s uniform binary model (expansion 1 / groups 1)
+    at ``profile``'s sizes and input."""
+    inp = profile_input(family, profile)
+    return {"num_classes": inp["classes"], "in_channels": inp["shape"][0],
+            **profile_kwargs(family, profile),
+            **({"expansion": 1.0} if family in ("vgg_small", "resnet18") else {"groups": 1})}

@@ -117,6 +117,7 @@ import numpy as np
 import pandas as pd
 
 from . import settings
+from .jobs import jobs_in_use
 from .settings import FAMILIES, STAGES, Params, closest, study_of
 
 #: images of each dataset's official (training, test) splits, known without loading anything
@@ -624,9 +625,9 @@ def work_hours(work: Work, rates: FamilyRates, jobs: int = 1) -> float:
 
 
 def jobs_of(params: Params) -> int:
-    """Trainings at once in the stages that train many models (1 where ``devices`` is not 1:
-    the stages then run DDP, not ``jobs``)."""
-    return int(params.jobs) if params.devices == 1 else 1
+    """Trainings at once in the stages that train many models, by the stages' own rule
+    (:func:`bnnlib.jobs.jobs_in_use`: 1 where ``devices`` runs DDP)."""
+    return jobs_in_use(params.jobs, params.devices)
 
 
 def _family_rates(params: Params, rates: Rates, profile: str | None) -> dict[str, FamilyRates]:

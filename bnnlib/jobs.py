@@ -64,6 +64,16 @@ def check_jobs(jobs) -> int:
     return jobs
 
 
+def jobs_in_use(jobs: int, devices) -> int:
+    """The ``jobs`` setting where ``devices`` runs one process; 1 under DDP (``devices`` > 1, or
+    inside a process group), which trains one model at a time on every device."""
+    from . import distributed as dist
+
+    if dist.is_distributed() or dist.process_count(devices) > 1:
+        return 1
+    return check_jobs(jobs)
+
+
 def process_map(fn: Callable, calls: Sequence[tuple], jobs: int = 1, *,
                 name: Callable[[tuple], str] = repr, echo: Callable[[str], None] | None = None
                 ) -> list:

@@ -29,7 +29,7 @@ from .. import distributed as dist
 from .. import models
 from ..data import dataset_info, get_datasets
 from ..fingerprint import canonical, code_digest
-from ..jobs import process_map, threads_per_job
+from ..jobs import jobs_in_use, process_map, threads_per_job
 from ..settings import View
 from ..train import CheckpointMismatchError, FitResult, Recipe, fit
 from ..utils import read_json, write_json
@@ -266,22 +266,15 @@ def _train(cfg: View, stage: str, training: Training, data=None) -> dict:
                       data=data(cfg) if data is not None else None, epochs=training.epochs)
 
 
-def jobs_of(cfg: View) -> int:
-    """Processes for the view's trainings: ``jobs``, or 1 where ``devices`` runs DDP (torchrun
-    has trained every item by then, and this process reads them back)."""
-    if dist.is_distributed() or dist.process_count(cfg.devices) > 1:
-        return 1
-    return int(cfg.jobs)
-
-
 def train_items(cfg: View, stage: str, trainings: list[Training], data=None) -> list[dict]:
     """:func:`train_item` of every training, ``jobs`` at once (:func:`bnnlib.jobs.process_map`);
     their result records in order. ``data``: a module-level function of the view giving
     ``(train, test)`` (each process builds its own) instead of the view's datasets."""
-    jobs = min(jobs_of(cfg), len(trainings))
-    if int(cfg.jobs) > 1 and jobs_of(cfg) == 1:
+    usable = jobs_in_use(cfg.jobs, cfg.devices)  # 1 under DDP: torchrun trains every item
+    if usable < cfg.jobs:
         log(f"   jobs: {cfg.jobs} does not apply: devices {cfg.devices!r} trains each model "
             f"data-parallel (one training at a time)")
+    jobs = min(usable, len(trainings))
     if jobs > 1:
         log(f"== {stage}: {cfg.family}: {len(trainings)} trainings, {jobs} at once "
             f"({threads_per_job(jobs)} compute thread(s) each; each one's log when it ends)")
