@@ -15,13 +15,16 @@ kernels, cuDNN autotuning), counted in the wall times but not in a training's se
 
 Reported: the wall seconds of all the trainings, the speedup ``serial / jobs`` of that wall
 time (processes' start included: a short benchmark understates what a long stage gains), the
-images/s of all the trainings together, and the *steady* speedup ``jobs x mean training seconds
-alone / mean training seconds at once``, what ``jobs`` trainings sharing the device gain once
-their processes run (each training's ``fit`` time, start excluded; ``min(jobs, trainings)``
-processes). Nothing else should run on the device meanwhile.
+images/s of all the trainings together, and the *steady* speedup: the seconds of the same
+trainings one after another over the span from the first training's start to the last one's
+end when run at once (processes' start and warm-up excluded; the stretches where fewer than
+``jobs`` ran, as at a stage's end, included). An earlier definition, ``jobs x`` a training's
+mean seconds alone over its mean seconds at once, assumed the trainings overlapped fully and
+overstated the gain of short trainings whose processes start one after another. Use a
+``--trainings`` that every ``--jobs`` divides. Nothing else should run on the device meanwhile.
 
     python bench/bench_jobs.py --device cuda --sizes gpu --families vgg_small mobilenet_m1 \\
-        --jobs 2 3 4 --trainings 6 --json out.json
+        --jobs 2 3 6 --trainings 6 --json out.json
 """
 
 from __future__ import annotations
@@ -65,10 +68,25 @@ def train_once(family: str, sizes: str, device: str, images: int, epochs: int, b
             recipe=dataclasses.replace(recipe, epochs=1), out_dir=None,
             device=torch.device(device), progress=False, distributed=False)
         _WARM.add(key)
-    start = time.perf_counter()
+    began, start = time.time(), time.perf_counter()
     result = fit(model, data, recipe=recipe, out_dir=None, device=torch.device(device),
                  progress=False, distributed=False, seed=seed)
-    return {"seconds": time.perf_counter() - start, "images": images * len(result.history)}
+    seconds = time.perf_counter() - start
+    # wall-clock start and end (comparable across the processes of one machine): the span
+    # over which trainings at once overlapped
+    return {"seconds": seconds, "images": images * len(result.history), "began": began,
+            "ended": began + seconds}
+
+
+def steady(serial: list[dict], shared: list[dict]) -> dict:
+    """The speedup of trainings at once once their processes run: the seconds of the same
+    trainings one after another over the span from the first training's start to the last
+    one's end (``span_s``; processes' start and warm-up excluded, but not the stretches where
+    fewer than ``jobs`` trainings ran, as at a stage's end). Also the mean seconds of one
+    training among the others (``training_s``)."""
+    span = max(r["ended"] for r in shared) - min(r["began"] for r in shared)
+    return {"training_s": sum(r["seconds"] for r in shared) / len(shared), "span_s": span,
+            "steady_speedup": sum(r["seconds"] for r in serial) / span}
 
 
 def bench(family: str, args: argparse.Namespace) -> dict:
@@ -85,10 +103,8 @@ def bench(family: str, args: argparse.Namespace) -> dict:
         start = time.perf_counter()
         shared = process_map(train_once, calls, jobs, echo=lambda text: None)
         wall = time.perf_counter() - start
-        at_once = sum(r["seconds"] for r in shared) / len(shared)
-        row["jobs"][str(jobs)] = {"wall_s": wall, "speedup": serial_s / wall,
-                                  "img_s": images / wall, "training_s": at_once,
-                                  "steady_speedup": min(jobs, len(calls)) * alone / at_once}
+        row["jobs"][str(jobs)] = {"wall_s": wall, "speedup": serial_s / wall, "img_s": images / wall,
+                                  **steady(serial, shared)}
     row["training_s"] = alone
     return row
 

@@ -33,7 +33,7 @@ def derive(raw: dict, seeds: list[int] | None = None, tiny: bool = False) -> dic
             s["search"].update(population=4, topk=2, crossovers=2, mutations=2, iterations=2,
                                calib_images=64, val_images=None)
             s["proxy"].update(genomes=3, epochs=1, train_images=128, test_images=128)
-        raw["groups"]["model"]["width_mult"] = 0.25
+        raw["groups"]["model"]["width_mult"] = 0.5  # 16 channels in block 1: groups 16 divides them
         for family in raw["widths"]["families"].values():
             family["width_mult"] = 0.0625
     settings.from_dict(raw, "derived params")  # SettingsError names any bad value

@@ -9,11 +9,13 @@
 #
 # Environment: TINY=1 runs everything at toy sizes on the CPU (a rehearsal of this script);
 # SN_ARGS, bench_supernet's options in place of the default; PARTS, which parts run (default "tests train paper supernet fit jobs stages"); JOBS_ARGS, bench_jobs's options; STAGES, the stages
-# of part "stages" (default "uniform supernet proxy search retrain");
+# of part "stages" (default "uniform supernet proxy search retrain"); STAGE_SET, settings the
+# stages override (space-separated KEY=VALUE, each passed as --set, e.g. "jobs=3");
 # PYTHON (default python3); RUNS, where the stages write (default /tmp/bnn_gpu_runs); BUDGET,
 # seconds for the whole session (each part's limit is cut to what is left; a stage stopped at
 # its limit is recorded with rc 124 and its seconds: its per-item lines show how far it got).
-# Needs bnnlib's dependencies but not dvc, dvclive or papermill (the stages run directly).
+# Needs bnnlib's dependencies but not dvc, dvclive or papermill (the stages run directly). The
+# device image of 2026-11 lacks ruamel.yaml (settings): carry its wheel (pure Python).
 set -u
 OUT=${1:-bench/gpu_out}
 FAMILY=${2:-vgg_small}
@@ -63,7 +65,7 @@ else
     TR="--steps 5 --rounds 2 --warmup 2"
     SN=${SN_ARGS:-"--genomes 1 --steps 4 --evals 12 --calib 1000 --val 5000 --eval-batch 1000 5000"}
     FIT="--images 20000 --epochs 3"
-    JOBS=${JOBS_ARGS:-"--families vgg_small mobilenet_m1 --images 55000 --epochs 2 --trainings 6 --jobs 2 3"}
+    JOBS=${JOBS_ARGS:-"--families vgg_small mobilenet_m1 --images 55000 --epochs 2 --trainings 6 --jobs 2 3 6"}
     GPUSIZES="--sizes gpu"; PAPERSIZES="--sizes paper"; BATCH=512
 fi
 $PY -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" \
@@ -98,10 +100,13 @@ $PY bench/derive_params.py profiles/gpu.yaml "$RUNS/params.yaml" --seeds "$SEEDS
     $([ "${TINY:-0}" = 1 ] && echo --tiny)
 cp "$RUNS/params.yaml" "$WORK/params_used.yaml"
 $PY -m bnnlib.stages.data "$RUNS/params.yaml" > "$WORK/data.log" 2>&1 || log "data stage failed"
+SETS=""
+for kv in ${STAGE_SET:-}; do SETS="$SETS --set $kv"; done
+[ -n "$SETS" ] && log "stages with$SETS"
 # proxy before search: it needs only the supernet; retrain needs the finished search
 for stage in $STAGES; do
     part "stage_${stage}_$FAMILY" 300 $PY -m bnnlib.stages "$stage" "$FAMILY" \
-        --params "$RUNS/params.yaml" --runs-dir "$RUNS/runs" --metrics-dir "$RUNS/metrics"
+        --params "$RUNS/params.yaml" --runs-dir "$RUNS/runs" --metrics-dir "$RUNS/metrics" $SETS
     # the stage records so far (no checkpoints), packed with the rest
     (cd "$RUNS" && find . -name '*.json' -not -path '*/live/*' | tar czf "$WORK/gpu_runs.tgz" -T -)
     pack

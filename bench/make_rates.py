@@ -1,7 +1,7 @@
 """A rates file for :mod:`bnnlib.cost` from benchmark outputs measured on one device.
 
     python bench/make_rates.py OUT.json --train gpu=bench_train_gpu.json paper=bench_train_paper.json \
-        [--supernet gpu=bench_supernet_gpu.json] [--fit gpu=bench_fit_gpu.json] \
+        [--supernet gpu=bench_supernet_gpu.json [gpu=remeasured.json]] [--fit gpu=bench_fit_gpu.json] \
         [--jobs gpu=bench_jobs_gpu.json]
 
 Per profile and family:
@@ -16,6 +16,10 @@ Per profile and family:
   calibration + validation images it forwarded (:mod:`bnnlib.cost` scales to the profile's);
 - ``jobs_speedup``: per ``jobs`` value, the steady speedup of ``bench/bench_jobs.py`` (that
   many trainings at once against one after another, process start excluded).
+
+``--supernet`` and ``--jobs`` may name a profile more than once (sessions that re-measured some
+families): a later file's rows replace an earlier one's for the families it has, each with its
+own image counts. ``--train`` and ``--fit`` take one file per profile.
 """
 
 from __future__ import annotations
@@ -25,20 +29,28 @@ import json
 from collections import defaultdict
 
 
-def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
-    out = {}
+def _pairs(values: list[str] | None, what: str, several: bool = False) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
     for v in values or []:
         profile, sep, path = v.partition("=")
         if not sep:
             raise SystemExit(f"{what} {v!r}: write PROFILE=FILE, e.g. gpu=bench_train_gpu.json")
-        out[profile] = path
+        if profile in out and not several:
+            raise SystemExit(f"{what}: profile {profile!r} named twice ({out[profile][0]}, {path}); "
+                             f"{what} takes one file per profile")
+        out.setdefault(profile, []).append(path)
     return out
 
 
-def build(train: dict[str, dict], supernet: dict[str, dict] | None = None,
+def _files(value: dict | list[dict]) -> list[dict]:
+    return value if isinstance(value, list) else [value]
+
+
+def build(train: dict[str, dict], supernet: dict[str, dict | list[dict]] | None = None,
           fit: dict[str, dict] | None = None, source: str = "",
-          jobs: dict[str, dict] | None = None) -> dict:
-    """The rates dict from loaded benchmark JSONs, keyed by profile."""
+          jobs: dict[str, dict | list[dict]] | None = None) -> dict:
+    """The rates dict from loaded benchmark JSONs, keyed by profile. ``supernet`` and ``jobs``
+    may hold a list of JSONs per profile: later rows replace earlier ones family by family."""
     supernet, fit, jobs = supernet or {}, fit or {}, jobs or {}
     profiles: dict[str, dict] = {}
     device = torch_version = None
@@ -52,22 +64,24 @@ def build(train: dict[str, dict], supernet: dict[str, dict] | None = None,
         fams = {}
         for family, pts in points.items():
             fams[family] = {"train": sorted(pts, key=lambda p: p["ops"])}
-        sn = supernet.get(profile, {})
-        images = sn.get("meta", {}).get("calib_images", 0) + sn.get("meta", {}).get("val_images", 0)
-        for r in sn.get("rows", []):
-            if r["family"] in fams:
-                fams[r["family"]]["supernet_over_static"] = float(r["ratio_median"])
-                # the fastest measured setting of the study's evaluator (bnnlib.cost scales
-                # it to the profile's calibration + validation images)
-                best = max(r.get("evaluations_per_min_by_setting", {}).values(),
-                           default=r["evaluations_per_min"])
-                fams[r["family"]]["candidate_s"] = 60.0 / float(best)
-                if images:
-                    fams[r["family"]]["candidate_images"] = int(images)
-        for r in jobs.get(profile, {}).get("rows", []):
-            if r["family"] in fams:
-                fams[r["family"]]["jobs_speedup"] = {
-                    n: float(j["steady_speedup"]) for n, j in r["jobs"].items()}
+        for sn in _files(supernet.get(profile, [])):
+            images = sn.get("meta", {}).get("calib_images", 0) + sn.get("meta", {}).get("val_images", 0)
+            for r in sn.get("rows", []):
+                if r["family"] in fams:
+                    fams[r["family"]]["supernet_over_static"] = float(r["ratio_median"])
+                    # the fastest measured setting of the study's evaluator (bnnlib.cost scales
+                    # it to the profile's calibration + validation images)
+                    best = max(r.get("evaluations_per_min_by_setting", {}).values(),
+                               default=r["evaluations_per_min"])
+                    fams[r["family"]]["candidate_s"] = 60.0 / float(best)
+                    fams[r["family"]].pop("candidate_images", None)
+                    if images:
+                        fams[r["family"]]["candidate_images"] = int(images)
+        for measured in _files(jobs.get(profile, [])):
+            for r in measured.get("rows", []):
+                if r["family"] in fams:
+                    fams[r["family"]]["jobs_speedup"] = {
+                        n: float(j["steady_speedup"]) for n, j in r["jobs"].items()}
         profiles[profile] = fams
     return {"device": device, "torch": torch_version, "source": source, "profiles": profiles}
 
@@ -83,10 +97,15 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     def load(pairs):
-        return {p: json.load(open(path)) for p, path in pairs.items()}
+        return {p: [json.load(open(path)) for path in paths] for p, paths in pairs.items()}
 
-    rates = build(load(_pairs(args.train, "--train")), load(_pairs(args.supernet, "--supernet")),
-                  load(_pairs(args.fit, "--fit")), args.source, load(_pairs(args.jobs, "--jobs")))
+    def one(pairs):
+        return {p: files[0] for p, files in load(pairs).items()}
+
+    rates = build(one(_pairs(args.train, "--train")),
+                  load(_pairs(args.supernet, "--supernet", several=True)),
+                  one(_pairs(args.fit, "--fit")), args.source,
+                  load(_pairs(args.jobs, "--jobs", several=True)))
     with open(args.out, "w") as fh:
         json.dump(rates, fh, indent=1)
     print(f"{args.out}: {rates['device']}, profiles {', '.join(rates['profiles'])}")

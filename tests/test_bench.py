@@ -121,6 +121,19 @@ def test_bench_jobs_times_the_same_trainings_one_after_another_and_at_once(tmp_p
     assert json.loads((tmp_path / "jobs.json").read_text())["rows"] == rows
 
 
+def test_steady_speedup_is_the_serial_seconds_over_the_span_at_once():
+    serial = [{"seconds": 10.0}, {"seconds": 10.0}, {"seconds": 10.0}]
+    # three at once, started 2 s apart: 14 s from the first start to the last end
+    shared = [{"seconds": 10.0, "began": 100.0 + 2 * i, "ended": 110.0 + 2 * i} for i in range(3)]
+    out = bench_jobs.steady(serial, shared)
+    assert out["span_s"] == pytest.approx(14.0)
+    assert out["steady_speedup"] == pytest.approx(30.0 / 14.0)  # not 3 x 10 / 10 = 3
+    assert out["training_s"] == pytest.approx(10.0)
+    # one after another in three processes: no gain
+    chain = [{"seconds": 10.0, "began": 10.0 * i, "ended": 10.0 * i + 10.0} for i in range(3)]
+    assert bench_jobs.steady(serial, chain)["steady_speedup"] == pytest.approx(1.0)
+
+
 def test_derive_params_changes_only_what_it_says(tmp_path):
     import yaml
 
@@ -135,6 +148,12 @@ def test_derive_params_changes_only_what_it_says(tmp_path):
     assert tiny["widths"]["families"]["resnet18"]["epochs"]["retrain"] == 1
     assert tiny["groups"]["epochs"]["uniform"] == 1 and tiny["data"]["train_subset"] == 256
     settings.from_dict(tiny)
+    from bnnlib.models import build
+    from bnnlib.stages.uniform import VARIANTS, variant_kwargs
+
+    for variant in VARIANTS["groups"]:  # every uniform row of the groups study builds at toy width
+        build("mobilenet_m1", **variant_kwargs("mobilenet_m1", "groups", variant,
+                                               tiny["groups"]["model"]["width_mult"]))
     with pytest.raises(settings.SettingsError, match="seeds"):
         derive_params.derive(raw, seeds=[-1])
 
@@ -163,6 +182,33 @@ def test_make_rates_from_benchmark_outputs(tmp_path):
     path = tmp_path / "rates.json"
     path.write_text(json.dumps(rates))
     assert cost.load_rates(path).profile("gpu")["vgg_small"].speedup(3) == 2.1  # valid for the projection
+
+    # a later session re-measured the one-shot rate at other image counts: its row replaces
+    again = {"meta": {"calib_images": 1000, "val_images": 5000}, "rows": [
+        {"family": "vgg_small", "ratio_median": 1.05, "evaluations_per_min": 300.0}]}
+    fam = make_rates.build({"gpu": train}, {"gpu": [supernet, again]})["profiles"]["gpu"]["vgg_small"]
+    assert fam["candidate_s"] == 0.2 and fam["candidate_images"] == 6000
+    assert fam["supernet_over_static"] == 1.05
+
+
+def test_make_rates_cli_merges_supernet_files_and_refuses_two_train_files(tmp_path):
+    import make_rates
+
+    train = {"device": "GPU X", "torch": "2.11", "rows": [
+        {"model": "vgg_small", "ops": 1e6, "binary_img_s": 3000.0}]}
+    first = {"meta": {"calib_images": 500, "val_images": 1000}, "rows": [
+        {"family": "vgg_small", "ratio_median": 1.2, "evaluations_per_min": 60.0}]}
+    second = {"meta": {"calib_images": 1000, "val_images": 5000}, "rows": []}
+    for name, data in (("t", train), ("s1", first), ("s2", second)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    out = tmp_path / "rates.json"
+    make_rates.main([str(out), "--train", f"gpu={tmp_path / 't.json'}", "--supernet",
+                     f"gpu={tmp_path / 's1.json'}", f"gpu={tmp_path / 's2.json'}"])
+    fam = json.loads(out.read_text())["profiles"]["gpu"]["vgg_small"]
+    assert fam["candidate_s"] == 1.0 and fam["candidate_images"] == 1500  # s2 has no row for it
+    with pytest.raises(SystemExit, match="named twice"):
+        make_rates.main([str(out), "--train", f"gpu={tmp_path / 't.json'}",
+                         f"gpu={tmp_path / 't.json'}"])
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM (Linux /proc)")
