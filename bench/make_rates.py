@@ -2,7 +2,7 @@
 
     python bench/make_rates.py OUT.json --train gpu=bench_train_gpu.json paper=bench_train_paper.json \
         [--supernet gpu=bench_supernet_gpu.json [gpu=remeasured.json]] [--fit gpu=bench_fit_gpu.json] \
-        [--jobs gpu=bench_jobs_gpu.json]
+        [--jobs gpu=bench_jobs_gpu.json] [--warmup gpu=stage_histories.json ...]
 
 Per profile and family:
 
@@ -15,9 +15,15 @@ Per profile and family:
   ``bench_supernet`` (evaluation batch, cudnn autotuning), with ``candidate_images`` the
   calibration + validation images it forwarded (:mod:`bnnlib.cost` scales to the profile's);
 - ``jobs_speedup``: per ``jobs`` value, the steady speedup of ``bench/bench_jobs.py`` (that
-  many trainings at once against one after another, process start excluded).
+  many trainings at once against one after another, process start excluded);
+- ``warmup_s`` / ``supernet_warmup_s``: from per-epoch histories of stages run on the device
+  (``--warmup``: JSON files mapping ``stage/family/...`` run names to ``history.json`` lists, as
+  ``bench/results_gpu/stage_*.json``; other entries are skipped), the mean over the family's
+  trained models (uniform, retrain, proxy) or supernets of the first epoch's seconds minus the
+  median of its later epochs' (:func:`warmups`). Use runs of one training at a time (``jobs:
+  1``): trainings at once slow each other's epochs, which the jobs speedup already counts.
 
-``--supernet`` and ``--jobs`` may name a profile more than once (sessions that re-measured some
+``--supernet``, ``--jobs`` and ``--warmup`` may name a profile more than once (sessions that re-measured some
 families): a later file's rows replace an earlier one's for the families it has, each with its
 own image counts. ``--train`` and ``--fit`` take one file per profile.
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from collections import defaultdict
 
 
@@ -46,12 +53,31 @@ def _files(value: dict | list[dict]) -> list[dict]:
     return value if isinstance(value, list) else [value]
 
 
+def warmups(histories: list[dict]) -> dict[str, dict[str, float]]:
+    """Per family, ``warmup_s`` (trained models) and ``supernet_warmup_s`` (supernets): the mean
+    first-epoch excess over the median later epoch, from run name -> per-epoch history."""
+    excess: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for runs in histories:
+        for name, history in runs.items():
+            parts = name.split("/")
+            if not isinstance(history, list) or len(history) < 2 or len(parts) < 2:
+                continue  # results, notes, one-epoch runs: nothing to compare the first with
+            key = "supernet_warmup_s" if parts[0] == "supernet" else "warmup_s"
+            later = statistics.median(float(e["seconds"]) for e in history[1:])
+            excess[(parts[1], key)].append(max(0.0, float(history[0]["seconds"]) - later))
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for (family, key), values in excess.items():
+        out[family][key] = sum(values) / len(values)
+    return dict(out)
+
+
 def build(train: dict[str, dict], supernet: dict[str, dict | list[dict]] | None = None,
           fit: dict[str, dict] | None = None, source: str = "",
-          jobs: dict[str, dict | list[dict]] | None = None) -> dict:
+          jobs: dict[str, dict | list[dict]] | None = None,
+          warmup: dict[str, dict | list[dict]] | None = None) -> dict:
     """The rates dict from loaded benchmark JSONs, keyed by profile. ``supernet`` and ``jobs``
     may hold a list of JSONs per profile: later rows replace earlier ones family by family."""
-    supernet, fit, jobs = supernet or {}, fit or {}, jobs or {}
+    supernet, fit, jobs, warmup = supernet or {}, fit or {}, jobs or {}, warmup or {}
     profiles: dict[str, dict] = {}
     device = torch_version = None
     for profile, bench in train.items():
@@ -82,6 +108,9 @@ def build(train: dict[str, dict], supernet: dict[str, dict | list[dict]] | None 
                 if r["family"] in fams:
                     fams[r["family"]]["jobs_speedup"] = {
                         n: float(j["steady_speedup"]) for n, j in r["jobs"].items()}
+        for family, values in warmups(_files(warmup.get(profile, []))).items():
+            if family in fams:
+                fams[family].update(values)
         profiles[profile] = fams
     return {"device": device, "torch": torch_version, "source": source, "profiles": profiles}
 
@@ -93,6 +122,8 @@ def main(argv=None) -> None:
     parser.add_argument("--supernet", nargs="*", metavar="PROFILE=FILE")
     parser.add_argument("--fit", nargs="*", metavar="PROFILE=FILE")
     parser.add_argument("--jobs", nargs="*", metavar="PROFILE=FILE")
+    parser.add_argument("--warmup", nargs="*", metavar="PROFILE=FILE",
+                        help="stage histories of one training at a time (jobs: 1)")
     parser.add_argument("--source", default="bench/gpu_session.sh")
     args = parser.parse_args(argv)
 
@@ -105,7 +136,8 @@ def main(argv=None) -> None:
     rates = build(one(_pairs(args.train, "--train")),
                   load(_pairs(args.supernet, "--supernet", several=True)),
                   one(_pairs(args.fit, "--fit")), args.source,
-                  load(_pairs(args.jobs, "--jobs", several=True)))
+                  load(_pairs(args.jobs, "--jobs", several=True)),
+                  load(_pairs(args.warmup, "--warmup", several=True)))
     with open(args.out, "w") as fh:
         json.dump(rates, fh, indent=1)
     print(f"{args.out}: {rates['device']}, profiles {', '.join(rates['profiles'])}")

@@ -86,10 +86,21 @@ fine-tuned candidates, which are timed as training plus evaluation. ``jobs_speed
 ``jobs`` value to the measured speedup of that many trainings at once on the device
 (``bench/bench_jobs.py``'s steady speedup, process start excluded): with the profile's ``jobs``
 among them (and ``devices: 1``), the models trained alone (uniform, retrain, proxy training)
-take their hours divided by it; a ``jobs`` value the file does not give gains nothing, and the
+take their hours divided by it, times a stage's :func:`tail_factor` (its last round of
+trainings partly filled); a ``jobs`` value the file does not give gains nothing, and the
 projection's ``jobs_speedup`` attribute says which applied (None: not measured).
+``warmup_s`` is the seconds a model's first epoch takes beyond a later one's (cuDNN autotuning
+the model's convolution shapes, kernel compilation, first allocations), added once per model
+trained from scratch (divided by the jobs speedup like the rest of its hours), and
+``supernet_warmup_s`` the same for the supernet, whose random genomes bring many more shapes
+(``bench/make_rates.py --warmup``, from the per-epoch seconds of stages run on the device).
+Measured on the first H200 stages, 4-34 s per model, while a steady epoch took 1-4 s; a family
+without them counts none, and the projection's ``warmup_s`` attribute says which applied. Each
+training's first epoch was measured, so where several seeds of one variant train in one
+process (which keeps cuDNN's choices for shapes it has seen) it is an upper bound.
 
-Not counted: process start-up, checkpoint and result I/O, data loading beyond what the measured
+Not counted: process start-up (imports, the CUDA context: about 15 s per process on the H200),
+checkpoint and result I/O, data loading beyond what the measured
 rates include, distributed overheads, and the second scoring of each final model's test split
 when a stage runs under torchrun (``devices`` > 1) and is read back. Hours are one device's
 (GPU-hours); ``devices: N`` data-parallel divides the wall time by at most ``N``. Binary steps
@@ -134,7 +145,7 @@ OPS_DRAWS = 16
 EVAL_OVER_TRAIN = 3.0
 KINDS = ("static", "supernet", "one-shot", "finetune")
 RATE_KEYS = ("train", "eval_img_s", "supernet_over_static", "candidate_s", "candidate_images",
-             "jobs_speedup")
+             "jobs_speedup", "warmup_s", "supernet_warmup_s")
 TOP_KEYS = ("device", "torch", "source", "profiles")
 POINT_KEYS = ("ops", "img_s")
 
@@ -440,6 +451,8 @@ class FamilyRates:
     candidate_s: float | None = None
     candidate_images: float | None = None
     jobs_speedup: Mapping[int, float] = dataclasses.field(default_factory=dict)
+    warmup_s: float | None = None
+    supernet_warmup_s: float | None = None
 
     def speedup(self, jobs: int) -> float:
         """Measured speedup of ``jobs`` trainings at once (1.0 where not measured)."""
@@ -569,7 +582,9 @@ def rates_from_dict(raw, source: str | None = None) -> Rates:
                         factor, f"{at}.supernet_over_static"),
                     candidate_s=None if cand is None else _number(cand, f"{at}.candidate_s"),
                     candidate_images=None if cand_images is None else _number(
-                        cand_images, f"{at}.candidate_images"))
+                        cand_images, f"{at}.candidate_images"),
+                    **{key: None if entry.get(key) is None else _number(entry[key], f"{at}.{key}")
+                       for key in ("warmup_s", "supernet_warmup_s")})
     except ValueError as err:
         raise ValueError(f"{source or 'rates'}: {err}") from None
     return Rates(device=raw["device"], profiles=table, torch=raw.get("torch"),
@@ -601,9 +616,21 @@ def load_rates(path: str | Path) -> Rates:
 
 # ---- hours --------------------------------------------------------------------------------------
 
-def work_hours(work: Work, rates: FamilyRates, jobs: int = 1) -> float:
+def tail_factor(models: int, jobs: int) -> float:
+    """What a stage's last, partly filled round of trainings costs: ``models`` trainings,
+    ``jobs`` at once, take ``ceil(models / jobs)`` rounds of ``jobs`` trainings' time, i.e.
+    ``ceil(models / jobs) * jobs / models`` times a full overlap (1.0 where ``jobs`` divides
+    ``models``; equal trainings assumed). Measured: M1's uniform stage of one seed (4 models)
+    with ``jobs: 3`` took 1.46x what full overlap predicts, against a factor of 1.5."""
+    if jobs <= 1 or models <= 0:
+        return 1.0
+    return math.ceil(models / jobs) * jobs / models
+
+
+def work_hours(work: Work, rates: FamilyRates, jobs: int = 1, stage_models: int | None = None) -> float:
     """Hours of ``work`` on the device of ``rates`` with ``jobs`` trainings at once (module
-    docstring)."""
+    docstring); ``stage_models``, the models its stage trains in all (default: ``work``'s),
+    sets the :func:`tail_factor` where the speedup applies."""
     if work.kind == "one-shot":
         if rates.candidate_s is not None:
             per = rates.candidate_s
@@ -618,10 +645,22 @@ def work_hours(work: Work, rates: FamilyRates, jobs: int = 1) -> float:
     seconds = (work.images_trained * rates.train_s(work.timed_ops)
                + work.images_evaluated * rates.eval_s(work.eval_ops))
     if work.kind == "supernet":
-        seconds *= rates.supernet_over_static
+        seconds = seconds * rates.supernet_over_static + work.models * (rates.supernet_warmup_s or 0.0)
     if work.kind == "static":
-        seconds /= rates.speedup(jobs)
+        seconds = (seconds + work.models * (rates.warmup_s or 0.0)) / rates.speedup(jobs)
+        if rates.speedup(jobs) != 1.0:
+            seconds *= tail_factor(work.models if stage_models is None else stage_models, jobs)
     return seconds / 3600
+
+
+def stage_hours(works: Sequence[Work], rates: FamilyRates, jobs: int = 1) -> list[float]:
+    """Hours of each of one family's ``works``, the trainings of one stage counted together
+    (they share one pool of ``jobs`` processes: :func:`tail_factor`)."""
+    models: dict[str, int] = {}
+    for w in works:
+        if w.kind == "static":
+            models[w.stage] = models.get(w.stage, 0) + w.models
+    return [work_hours(w, rates, jobs, models.get(w.stage)) for w in works]
 
 
 def jobs_of(params: Params) -> int:
@@ -652,10 +691,13 @@ def work_frame(params: Params, rates: Rates | str | Path | None = None,
     table = None if rates is None else _family_rates(params, _as_rates(rates), profile)
     rows = []
     for family in families(params):
-        for work in workload(params, family):
+        works = workload(params, family)
+        hours = (stage_hours(works, table[family], jobs_of(params)) if table is not None
+                 else [None] * len(works))
+        for work, h in zip(works, hours, strict=True):
             row = work.as_dict()
             if table is not None:
-                row["hours"] = work_hours(work, table[family], jobs_of(params))
+                row["hours"] = h
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -678,15 +720,16 @@ def project(params: Params, rates: Rates | str | Path, profile: str | None = Non
     rows = []
     for family in families(params):
         works = workload(params, family)
+        hours = stage_hours(works, table[family], jobs_of(params))
         stage_rows = []
         for stage in STAGES:
-            mine = [w for w in works if w.stage == stage]
+            mine = [(w, h) for w, h in zip(works, hours, strict=True) if w.stage == stage]
             stage_rows.append({
-                "family": family, "stage": stage, "models": sum(w.models for w in mine),
-                "candidates": sum(w.candidates for w in mine),
-                "images_trained_M": sum(w.images_trained for w in mine) / 1e6,
-                "images_evaluated_M": sum(w.images_evaluated for w in mine) / 1e6,
-                "hours": sum(work_hours(w, table[family], jobs_of(params)) for w in mine)})
+                "family": family, "stage": stage, "models": sum(w.models for w, _ in mine),
+                "candidates": sum(w.candidates for w, _ in mine),
+                "images_trained_M": sum(w.images_trained for w, _ in mine) / 1e6,
+                "images_evaluated_M": sum(w.images_evaluated for w, _ in mine) / 1e6,
+                "hours": sum(h for _, h in mine)})
         rows += stage_rows + [_total(stage_rows, family)]
     rows.append(_total([r for r in rows if r["stage"] == "total"], "all"))
     frame = pd.DataFrame(rows, columns=PROJECTION_COLUMNS)
@@ -695,7 +738,8 @@ def project(params: Params, rates: Rates | str | Path, profile: str | None = Non
                         "rates": rates.path, "profile": name, "params_profile": params.profile,
                         "jobs": jobs,
                         "jobs_speedup": {f: table[f].jobs_speedup.get(jobs) if jobs > 1 else None
-                                         for f in families(params)}})
+                                         for f in families(params)},
+                        "warmup_s": {f: table[f].warmup_s for f in families(params)}})
     return frame
 
 
@@ -805,6 +849,16 @@ def _jobs_line(attrs: Mapping) -> str:
             + ".")
 
 
+def _warmup_line(attrs: Mapping) -> str:
+    warm = attrs["warmup_s"]
+    measured = ", ".join(f"{f} {x:.1f} s" for f, x in warm.items() if x is not None)
+    missing = [f for f, x in warm.items() if x is None]
+    if not measured:
+        return " First-epoch warm-up (autotuning, compilation): not in the rates file, not counted."
+    return (f" Each model trained adds its first epoch's warm-up ({measured})"
+            + (f"; not measured for {', '.join(missing)}: none counted" if missing else "") + ".")
+
+
 def report(params: Params, rates: Rates, profile: str | None = None,
            params_path: str | None = None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """The CLI's Markdown text, the projection and the comparison."""
@@ -819,7 +873,8 @@ def report(params: Params, rates: Rates, profile: str | None = None,
         lines += [f"Rates: {rates.path} ({rates.source}).", ""]
     lines += [f"Hours on one {rates.device} (GPU-hours); data-parallel devices divide the wall "
               "time by at most their number. OPs of searched genomes are estimates (the search's "
-              "budget, or the mean of random genomes): see `bnnlib.cost`." + _jobs_line(a), "",
+              "budget, or the mean of random genomes): see `bnnlib.cost`." + _jobs_line(a)
+              + _warmup_line(a), "",
               projection_markdown(projection), ""]
     totals = projection[projection["stage"] == "total"]
     per = ", ".join(f"{r.family} {_hours(r.hours)} h" for r in totals.itertuples(index=False)

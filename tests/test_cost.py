@@ -297,9 +297,10 @@ def test_jobs_divide_the_hours_of_models_trained_alone_by_their_measured_speedup
     rates = cost.rates_from_dict(raw)
     vgg = rates.profile("cpu")["vgg_small"]
     assert (vgg.speedup(1), vgg.speedup(2), vgg.speedup(3), vgg.speedup(4)) == (1.0, 1.5, 2.0, 1.0)
-    for work in works["vgg_small"]:
+    for work in works["vgg_small"]:  # in stages of 6 models: full rounds of 3
         gain = 2.0 if work.kind == "static" else 1.0
-        assert cost.work_hours(work, vgg, 3) == pytest.approx(cost.work_hours(work, vgg) / gain)
+        assert cost.work_hours(work, vgg, 3, stage_models=6) == pytest.approx(
+            cost.work_hours(work, vgg) / gain)
     assert {(w.stage, w.kind) for w in works["vgg_small"] if w.kind == "static"} == {
         ("uniform", "static"), ("retrain", "static"), ("proxy", "static")}
     three = cost.project(dataclasses.replace(cpu, jobs=3), rates)
@@ -314,6 +315,51 @@ def test_jobs_divide_the_hours_of_models_trained_alone_by_their_measured_speedup
     assert cost._jobs_line({**three.attrs, "jobs": 1}) == ""  # jobs: 1 says nothing
     # DDP (devices > 1) runs the stages without jobs
     assert cost.jobs_of(dataclasses.replace(cpu, jobs=3, devices=2)) == 1
+
+
+def test_a_stage_whose_models_jobs_does_not_divide_pays_its_last_round_in_full(cpu, works):
+    """8 proxy models, 3 at once: 3 rounds of 3 trainings' time, 9/8 of a full overlap; the
+    stage's models are counted together (its Work rows share one pool of processes)."""
+    assert (cost.tail_factor(8, 3), cost.tail_factor(4, 3), cost.tail_factor(12, 3)) == (9 / 8, 1.5, 1.0)
+    assert cost.tail_factor(5, 1) == 1.0 and cost.tail_factor(1, 3) == 3.0
+    rates = cost.rates_from_dict(flat_rates(candidate_s=0.5, jobs_speedup={"3": 2.0}))
+    vgg = rates.profile("cpu")["vgg_small"]
+    (proxy,) = [w for w in works["vgg_small"] if w.stage == "proxy" and w.kind == "static"]
+    assert cost.work_hours(proxy, vgg, 3) == pytest.approx(
+        cost.work_hours(proxy, vgg) / 2.0 * cost.tail_factor(proxy.models, 3))
+    hours = cost.project(dataclasses.replace(cpu, jobs=3), rates).set_index(["family", "stage"])["hours"]
+    uniform = [w for w in works["vgg_small"] if w.stage == "uniform"]
+    n = sum(w.models for w in uniform)
+    assert hours["vgg_small", "uniform"] == pytest.approx(
+        sum(cost.work_hours(w, vgg) for w in uniform) / 2.0 * cost.tail_factor(n, 3))
+    # no measured speedup: the trainings run as with jobs 1, no tail either
+    bare = cost.rates_from_dict(flat_rates()).profile("cpu")["vgg_small"]
+    assert cost.work_hours(proxy, bare, 3) == pytest.approx(cost.work_hours(proxy, bare))
+
+
+def test_warmup_adds_seconds_per_model_trained_and_per_supernet(cpu, works):
+    """warmup_s: once per model trained from scratch, divided by the jobs speedup with the rest
+    of its hours; supernet_warmup_s: once per supernet; candidates pay none. A family without
+    them counts none, and the report names it."""
+    raw = flat_rates(candidate_s=0.5, jobs_speedup={"3": 2.0}, warmup_s=10.0, supernet_warmup_s=30.0)
+    del raw["profiles"]["cpu"]["resnet18"]["warmup_s"]
+    rates = cost.rates_from_dict(raw)
+    bare = cost.rates_from_dict(flat_rates(candidate_s=0.5, jobs_speedup={"3": 2.0}))
+    vgg, vgg_bare = rates.profile("cpu")["vgg_small"], bare.profile("cpu")["vgg_small"]
+    for work in works["vgg_small"]:
+        extra = {"static": 10.0 * work.models, "supernet": 30.0 * work.models}.get(work.kind, 0.0)
+        for jobs, gain in ((1, 1.0), (3, 2.0)):
+            gained = gain if work.kind == "static" else 1.0
+            assert cost.work_hours(work, vgg, jobs, stage_models=6) == pytest.approx(
+                cost.work_hours(work, vgg_bare, jobs, stage_models=6) + extra / gained / 3600)
+    assert sum(w.models for w in works["vgg_small"] if w.kind == "static") > 0
+    frame = cost.project(cpu, rates)
+    assert frame.attrs["warmup_s"]["vgg_small"] == 10.0 and frame.attrs["warmup_s"]["resnet18"] is None
+    line = cost._warmup_line(frame.attrs)
+    assert "vgg_small 10.0 s" in line and "not measured for resnet18: none counted" in line
+    assert "not counted" in cost._warmup_line(cost.project(cpu, bare).attrs)
+    with pytest.raises(ValueError, match="warmup_s = -1 must be > 0"):
+        cost.rates_from_dict(flat_rates(warmup_s=-1))
 
 
 def test_totals_add_up(cpu):
