@@ -11,9 +11,11 @@ Per profile and family:
   ``bench/bench_fit.py`` for that family when given (what ``fit`` itself reaches, with its
   data pipeline and bookkeeping);
 - ``supernet_over_static``: the median supernet/static step ratio of ``bench/bench_supernet.py``;
-- ``candidate_s``: seconds per one-shot candidate evaluation, the fastest setting measured by
-  ``bench_supernet`` (evaluation batch, cudnn autotuning), with ``candidate_images`` the
-  calibration + validation images it forwarded (:mod:`bnnlib.cost` scales to the profile's);
+- ``candidate_s``: seconds per one-shot candidate evaluation, the fastest evaluation batch
+  measured by ``bench_supernet`` with cuDNN autotuning off, as the search stage scores
+  (``OneShotEvaluator``'s default; a file without such settings: its fastest), with
+  ``candidate_images`` the calibration + validation images it forwarded (:mod:`bnnlib.cost`
+  scales to the profile's). Set the profile's ``eval_batch_size`` to that batch;
 - ``jobs_speedup``: per ``jobs`` value, the steady speedup of ``bench/bench_jobs.py`` (that
   many trainings at once against one after another, process start excluded);
 - ``warmup_s`` / ``supernet_warmup_s``: from per-epoch histories of stages run on the device
@@ -51,6 +53,14 @@ def _pairs(values: list[str] | None, what: str, several: bool = False) -> dict[s
 
 def _files(value: dict | list[dict]) -> list[dict]:
     return value if isinstance(value, list) else [value]
+
+
+def _fastest(row: dict) -> float:
+    """Evaluations per minute of the fastest autotuning-off setting of a bench_supernet row
+    (its fastest setting where none is off; its one rate where it has no settings)."""
+    settings = row.get("evaluations_per_min_by_setting", {})
+    off = [v for k, v in settings.items() if k.startswith("autotune0")]
+    return max(off or settings.values(), default=row["evaluations_per_min"])
 
 
 def warmups(histories: list[dict]) -> dict[str, dict[str, float]]:
@@ -95,10 +105,9 @@ def build(train: dict[str, dict], supernet: dict[str, dict | list[dict]] | None 
             for r in sn.get("rows", []):
                 if r["family"] in fams:
                     fams[r["family"]]["supernet_over_static"] = float(r["ratio_median"])
-                    # the fastest measured setting of the study's evaluator (bnnlib.cost scales
-                    # it to the profile's calibration + validation images)
-                    best = max(r.get("evaluations_per_min_by_setting", {}).values(),
-                               default=r["evaluations_per_min"])
+                    # the fastest measured batch of the search's evaluator, which scores with
+                    # autotuning off (bnnlib.cost scales it to the profile's images)
+                    best = _fastest(r)
                     fams[r["family"]]["candidate_s"] = 60.0 / float(best)
                     fams[r["family"]].pop("candidate_images", None)
                     if images:

@@ -168,7 +168,8 @@ def test_make_rates_from_benchmark_outputs(tmp_path):
         {"model": "vgg_small", "ops": 1e6, "binary_img_s": 3000.0}]}
     supernet = {"meta": {"calib_images": 500, "val_images": 1000}, "rows": [
         {"family": "vgg_small", "ratio_median": 1.2, "evaluations_per_min": 60.0,
-         "evaluations_per_min_by_setting": {"autotune0_batch256": 60.0, "autotune0_batch1000": 120.0}}]}
+         "evaluations_per_min_by_setting": {"autotune0_batch256": 60.0, "autotune0_batch1000": 120.0,
+                                            "autotune1_batch1000": 240.0}}]}
     fit = {"rows": [{"family": "vgg_small", "fit_over_bare": 0.5}]}
     jobs = {"rows": [{"family": "vgg_small", "jobs": {"2": {"steady_speedup": 1.6, "speedup": 1.1},
                                                       "3": {"steady_speedup": 2.1, "speedup": 1.4}}}]}
@@ -177,7 +178,8 @@ def test_make_rates_from_benchmark_outputs(tmp_path):
     assert fam["jobs_speedup"] == {"2": 1.6, "3": 2.1}  # the steady speedups
     assert fam["train"] == [{"ops": 1e6, "img_s": 1500.0}, {"ops": 2e6, "img_s": 500.0}]
     assert fam["supernet_over_static"] == 1.2
-    assert fam["candidate_s"] == 0.5 and fam["candidate_images"] == 1500  # the faster setting
+    # the faster batch with autotuning off, as the search scores (not the autotuned 240 / min)
+    assert fam["candidate_s"] == 0.5 and fam["candidate_images"] == 1500
     assert rates["device"] == "GPU X"
     path = tmp_path / "rates.json"
     path.write_text(json.dumps(rates))
