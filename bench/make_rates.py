@@ -18,10 +18,11 @@ Per profile and family:
   scales to the profile's). Set the profile's ``eval_batch_size`` to that batch;
 - ``jobs_speedup``: per ``jobs`` value, the steady speedup of ``bench/bench_jobs.py`` (that
   many trainings at once against one after another, process start excluded);
-- ``warmup_s`` / ``supernet_warmup_s``: from per-epoch histories of stages run on the device
+- ``warmup_s`` / ``fp_warmup_s`` / ``supernet_warmup_s``: from per-epoch histories of stages run on the device
   (``--warmup``: JSON files mapping ``stage/family/...`` run names to ``history.json`` lists, as
   ``bench/results_gpu/stage_*.json``; other entries are skipped), the mean over the family's
-  trained models (uniform, retrain, proxy) or supernets of the first epoch's seconds minus the
+  binary models trained (uniform, retrain, proxy), its real-valued ``fp`` rows, or its
+  supernets of the first epoch's seconds minus the
   median of its later epochs' (:func:`warmups`). Use runs of one training at a time (``jobs:
   1``): trainings at once slow each other's epochs, which the jobs speedup already counts.
 
@@ -64,15 +65,17 @@ def _fastest(row: dict) -> float:
 
 
 def warmups(histories: list[dict]) -> dict[str, dict[str, float]]:
-    """Per family, ``warmup_s`` (trained models) and ``supernet_warmup_s`` (supernets): the mean
-    first-epoch excess over the median later epoch, from run name -> per-epoch history."""
+    """Per family, ``warmup_s`` (binary models trained), ``fp_warmup_s`` (the real-valued ``fp``
+    rows) and ``supernet_warmup_s`` (supernets): the mean first-epoch excess over the median
+    later epoch, from run name -> per-epoch history (``stage/family/variant/...``)."""
     excess: dict[tuple[str, str], list[float]] = defaultdict(list)
     for runs in histories:
         for name, history in runs.items():
             parts = name.split("/")
             if not isinstance(history, list) or len(history) < 2 or len(parts) < 2:
                 continue  # results, notes, one-epoch runs: nothing to compare the first with
-            key = "supernet_warmup_s" if parts[0] == "supernet" else "warmup_s"
+            key = ("supernet_warmup_s" if parts[0] == "supernet"
+                   else "fp_warmup_s" if parts[2:3] == ["fp"] else "warmup_s")
             later = statistics.median(float(e["seconds"]) for e in history[1:])
             excess[(parts[1], key)].append(max(0.0, float(history[0]["seconds"]) - later))
     out: dict[str, dict[str, float]] = defaultdict(dict)

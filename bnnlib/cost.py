@@ -91,7 +91,9 @@ trainings partly filled); a ``jobs`` value the file does not give gains nothing,
 projection's ``jobs_speedup`` attribute says which applied (None: not measured).
 ``warmup_s`` is the seconds a model's first epoch takes beyond a later one's (cuDNN autotuning
 the model's convolution shapes, kernel compilation, first allocations), added once per model
-trained from scratch (divided by the jobs speedup like the rest of its hours), and
+trained from scratch (divided by the jobs speedup like the rest of its hours), ``fp_warmup_s``
+the same for the real-valued ``fp`` rows (float depthwise convolutions: 32 s for M1 on the
+H200, against 6-10 s for its binary models; missing: ``warmup_s``), and
 ``supernet_warmup_s`` the same for the supernet, whose random genomes bring many more shapes
 (``bench/make_rates.py --warmup``, from the per-epoch seconds of stages run on the device).
 Measured on the first H200 stages, 4-34 s per model, while a steady epoch took 1-4 s; a family
@@ -145,7 +147,7 @@ OPS_DRAWS = 16
 EVAL_OVER_TRAIN = 3.0
 KINDS = ("static", "supernet", "one-shot", "finetune")
 RATE_KEYS = ("train", "eval_img_s", "supernet_over_static", "candidate_s", "candidate_images",
-             "jobs_speedup", "warmup_s", "supernet_warmup_s")
+             "jobs_speedup", "warmup_s", "fp_warmup_s", "supernet_warmup_s")
 TOP_KEYS = ("device", "torch", "source", "profiles")
 POINT_KEYS = ("ops", "img_s")
 
@@ -452,7 +454,16 @@ class FamilyRates:
     candidate_images: float | None = None
     jobs_speedup: Mapping[int, float] = dataclasses.field(default_factory=dict)
     warmup_s: float | None = None
+    fp_warmup_s: float | None = None
     supernet_warmup_s: float | None = None
+
+    def warmup(self, work: Work) -> float:
+        """First-epoch warm-up seconds of one model of ``work`` (0 where not measured)."""
+        if work.kind == "supernet":
+            return self.supernet_warmup_s or 0.0
+        if work.estimate == "binary twin" and self.fp_warmup_s is not None:  # a real-valued row
+            return self.fp_warmup_s
+        return self.warmup_s or 0.0
 
     def speedup(self, jobs: int) -> float:
         """Measured speedup of ``jobs`` trainings at once (1.0 where not measured)."""
@@ -584,7 +595,7 @@ def rates_from_dict(raw, source: str | None = None) -> Rates:
                     candidate_images=None if cand_images is None else _number(
                         cand_images, f"{at}.candidate_images"),
                     **{key: None if entry.get(key) is None else _number(entry[key], f"{at}.{key}")
-                       for key in ("warmup_s", "supernet_warmup_s")})
+                       for key in ("warmup_s", "fp_warmup_s", "supernet_warmup_s")})
     except ValueError as err:
         raise ValueError(f"{source or 'rates'}: {err}") from None
     return Rates(device=raw["device"], profiles=table, torch=raw.get("torch"),
@@ -645,9 +656,9 @@ def work_hours(work: Work, rates: FamilyRates, jobs: int = 1, stage_models: int 
     seconds = (work.images_trained * rates.train_s(work.timed_ops)
                + work.images_evaluated * rates.eval_s(work.eval_ops))
     if work.kind == "supernet":
-        seconds = seconds * rates.supernet_over_static + work.models * (rates.supernet_warmup_s or 0.0)
+        seconds = seconds * rates.supernet_over_static + work.models * rates.warmup(work)
     if work.kind == "static":
-        seconds = (seconds + work.models * (rates.warmup_s or 0.0)) / rates.speedup(jobs)
+        seconds = (seconds + work.models * rates.warmup(work)) / rates.speedup(jobs)
         if rates.speedup(jobs) != 1.0:
             seconds *= tail_factor(work.models if stage_models is None else stage_models, jobs)
     return seconds / 3600
@@ -739,7 +750,8 @@ def project(params: Params, rates: Rates | str | Path, profile: str | None = Non
                         "jobs": jobs,
                         "jobs_speedup": {f: table[f].jobs_speedup.get(jobs) if jobs > 1 else None
                                          for f in families(params)},
-                        "warmup_s": {f: table[f].warmup_s for f in families(params)}})
+                        "warmup_s": {f: table[f].warmup_s for f in families(params)},
+                        "fp_warmup_s": {f: table[f].fp_warmup_s for f in families(params)}})
     return frame
 
 
@@ -850,8 +862,9 @@ def _jobs_line(attrs: Mapping) -> str:
 
 
 def _warmup_line(attrs: Mapping) -> str:
-    warm = attrs["warmup_s"]
-    measured = ", ".join(f"{f} {x:.1f} s" for f, x in warm.items() if x is not None)
+    warm, fp = attrs["warmup_s"], attrs.get("fp_warmup_s", {})
+    measured = ", ".join(f"{f} {x:.1f} s" + (f" (fp rows {fp[f]:.1f} s)" if fp.get(f) else "")
+                         for f, x in warm.items() if x is not None)
     missing = [f for f, x in warm.items() if x is None]
     if not measured:
         return " First-epoch warm-up (autotuning, compilation): not in the rates file, not counted."

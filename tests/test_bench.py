@@ -200,12 +200,13 @@ def test_warmups_are_the_mean_first_epoch_excess_per_family():
         return [{"epoch": i + 1, "seconds": s} for i, s in enumerate(seconds)]
 
     runs = {"uniform/vgg_small/fp/seed0": history(12.0, 2.0, 3.0, 2.0),   # 12 - median 2 = 10
+            "uniform/vgg_small/uniform1x/seed0": history(12.0, 2.0, 2.0), # 10
             "retrain/vgg_small/auto_a/seed0": history(6.0, 2.0, 2.0),     # 4
             "supernet/vgg_small": history(40.0, 5.0, 4.0, 3.0),           # 36
             "uniform/vgg_small/fp/seed0 (result)": {"test_top1": 0.9},    # not a history
             "uniform/resnet18/uniform1x/seed0": history(5.0)}             # one epoch: no excess
     assert make_rates.warmups([runs]) == {
-        "vgg_small": {"warmup_s": 7.0, "supernet_warmup_s": 36.0}}
+        "vgg_small": {"warmup_s": 7.0, "fp_warmup_s": 10.0, "supernet_warmup_s": 36.0}}
     train = {"device": "GPU X", "rows": [{"model": "vgg_small", "ops": 1e6, "binary_img_s": 3000.0},
                                          {"model": "resnet18", "ops": 1e6, "binary_img_s": 3000.0}]}
     rates = make_rates.build({"gpu": train}, warmup={"gpu": [runs]})["profiles"]["gpu"]

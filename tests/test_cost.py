@@ -341,18 +341,22 @@ def test_warmup_adds_seconds_per_model_trained_and_per_supernet(cpu, works):
     """warmup_s: once per model trained from scratch, divided by the jobs speedup with the rest
     of its hours; supernet_warmup_s: once per supernet; candidates pay none. A family without
     them counts none, and the report names it."""
-    raw = flat_rates(candidate_s=0.5, jobs_speedup={"3": 2.0}, warmup_s=10.0, supernet_warmup_s=30.0)
+    raw = flat_rates(candidate_s=0.5, jobs_speedup={"3": 2.0}, warmup_s=10.0, fp_warmup_s=20.0,
+                     supernet_warmup_s=30.0)
     del raw["profiles"]["cpu"]["resnet18"]["warmup_s"]
     rates = cost.rates_from_dict(raw)
     bare = cost.rates_from_dict(flat_rates(candidate_s=0.5, jobs_speedup={"3": 2.0}))
     vgg, vgg_bare = rates.profile("cpu")["vgg_small"], bare.profile("cpu")["vgg_small"]
     for work in works["vgg_small"]:
         extra = {"static": 10.0 * work.models, "supernet": 30.0 * work.models}.get(work.kind, 0.0)
+        if work.estimate == "binary twin":  # the real-valued rows: their own warm-up
+            extra = 20.0 * work.models
         for jobs, gain in ((1, 1.0), (3, 2.0)):
             gained = gain if work.kind == "static" else 1.0
             assert cost.work_hours(work, vgg, jobs, stage_models=6) == pytest.approx(
                 cost.work_hours(work, vgg_bare, jobs, stage_models=6) + extra / gained / 3600)
     assert sum(w.models for w in works["vgg_small"] if w.kind == "static") > 0
+    assert any(w.estimate == "binary twin" for w in works["vgg_small"])  # the fp row is there
     frame = cost.project(cpu, rates)
     assert frame.attrs["warmup_s"]["vgg_small"] == 10.0 and frame.attrs["warmup_s"]["resnet18"] is None
     line = cost._warmup_line(frame.attrs)
