@@ -88,8 +88,9 @@ def build(train: dict[str, dict], supernet: dict[str, dict | list[dict]] | None 
           fit: dict[str, dict] | None = None, source: str = "",
           jobs: dict[str, dict | list[dict]] | None = None,
           warmup: dict[str, dict | list[dict]] | None = None) -> dict:
-    """The rates dict from loaded benchmark JSONs, keyed by profile. ``supernet`` and ``jobs``
-    may hold a list of JSONs per profile: later rows replace earlier ones family by family."""
+    """The rates dict from loaded benchmark JSONs, keyed by profile. ``supernet``, ``jobs`` and
+    ``warmup`` may hold a list of JSONs per profile: later supernet and jobs rows replace earlier
+    ones family by family; warm-ups are averaged over all the histories given."""
     supernet, fit, jobs, warmup = supernet or {}, fit or {}, jobs or {}, warmup or {}
     profiles: dict[str, dict] = {}
     device = torch_version = None

@@ -91,20 +91,20 @@ trainings partly filled); a ``jobs`` value the file does not give gains nothing,
 projection's ``jobs_speedup`` attribute says which applied (None: not measured).
 ``warmup_s`` is the seconds a model's first epoch takes beyond a later one's (cuDNN autotuning
 the model's convolution shapes, kernel compilation, first allocations), added once per model
-trained from scratch (divided by the jobs speedup like the rest of its hours), ``fp_warmup_s``
-the same for the real-valued ``fp`` rows (float depthwise convolutions: 32 s for M1 on the
-H200, against 6-10 s for its binary models; missing: ``warmup_s``), and
-``supernet_warmup_s`` the same for the supernet, whose random genomes bring many more shapes
-(``bench/make_rates.py --warmup``, from the per-epoch seconds of stages run on the device).
-Measured on the first H200 stages, 4-34 s per model, while a steady epoch took 1-4 s; a family
-without them counts none, and the projection's ``warmup_s`` attribute says which applied. Each
-training's first epoch was measured, so where several seeds of one variant train in one
-process (which keeps cuDNN's choices for shapes it has seen) it is an upper bound.
+trained from scratch and divided by the jobs speedup like the rest of its hours;
+``fp_warmup_s`` is the same for the real-valued ``fp`` rows (M1's: 32 s on the H200, against
+6-10 s for its binary models; missing: ``warmup_s``), and ``supernet_warmup_s`` for the
+supernet, whose random genomes bring many more shapes (``bench/make_rates.py --warmup``, from
+the per-epoch seconds of stages run on the device). Measured on the first H200 stages: 1-32 s
+per model and 33 s for a supernet, while a later epoch took 1-4 s. A family without them counts
+none, and the projection's ``warmup_s`` attribute says which applied. Each training's first
+epoch was measured, so where several seeds of one variant train in one process (which keeps
+cuDNN's choices for shapes it has seen) it is an upper bound.
 
 Not counted: process start-up (imports, the CUDA context: about 15 s per process on the H200),
-checkpoint and result I/O, data loading beyond what the measured
-rates include, distributed overheads, and the second scoring of each final model's test split
-when a stage runs under torchrun (``devices`` > 1) and is read back. Hours are one device's
+checkpoint and result I/O, data loading beyond what the measured rates include, distributed
+overheads, and the second scoring of each final model's test split when a stage runs under
+torchrun (``devices`` > 1) and is read back. Hours are one device's
 (GPU-hours); ``devices: N`` data-parallel divides the wall time by at most ``N``. Binary steps
 cost what their total MACs cost rather than their Bi-Real OPs; within one family the two move
 together, which is why rates are given per family. ``FinetuneEvaluator`` trains with batch 128
