@@ -19,7 +19,8 @@ Per profile and family:
 - ``jobs_speedup``: per ``jobs`` value, the steady speedup of ``bench/bench_jobs.py`` (that
   many trainings at once against one after another, process start excluded);
 - ``warmup_s`` / ``fp_warmup_s`` / ``supernet_warmup_s``: from per-epoch histories of stages run on the device
-  (``--warmup``: JSON files mapping ``stage/family/...`` run names to ``history.json`` lists, as
+  (``--warmup``: a stages' runs folder, whose ``STAGE/FAMILY/.../history.json`` files are
+  read, or a JSON file mapping such ``stage/family/...`` run names to history lists, as
   ``bench/results_gpu/stage_*.json``; other entries are skipped), the mean over the family's
   binary models trained (uniform, retrain, proxy), its real-valued ``fp`` rows, or its
   supernets of the first epoch's seconds minus the
@@ -37,6 +38,7 @@ import argparse
 import json
 import statistics
 from collections import defaultdict
+from pathlib import Path
 
 
 def _pairs(values: list[str] | None, what: str, several: bool = False) -> dict[str, list[str]]:
@@ -54,6 +56,16 @@ def _pairs(values: list[str] | None, what: str, several: bool = False) -> dict[s
 
 def _files(value: dict | list[dict]) -> list[dict]:
     return value if isinstance(value, list) else [value]
+
+
+def histories(path: str | Path) -> dict:
+    """Run name -> per-epoch history: from a JSON file of them, or from every
+    ``history.json`` under a stages' runs folder (name: its folder relative to ``path``)."""
+    path = Path(path)
+    if path.is_dir():
+        return {f.parent.relative_to(path).as_posix(): json.loads(f.read_text())
+                for f in sorted(path.rglob("history.json"))}
+    return json.loads(path.read_text())
 
 
 def _fastest(row: dict) -> float:
@@ -135,8 +147,9 @@ def main(argv=None) -> None:
     parser.add_argument("--supernet", nargs="*", metavar="PROFILE=FILE")
     parser.add_argument("--fit", nargs="*", metavar="PROFILE=FILE")
     parser.add_argument("--jobs", nargs="*", metavar="PROFILE=FILE")
-    parser.add_argument("--warmup", nargs="*", metavar="PROFILE=FILE",
-                        help="stage histories of one training at a time (jobs: 1)")
+    parser.add_argument("--warmup", nargs="*", metavar="PROFILE=RUNS",
+                        help="a stages' runs folder or a JSON of stage histories, of one training "
+                             "at a time (jobs: 1)")
     parser.add_argument("--source", default="bench/gpu_session.sh")
     args = parser.parse_args(argv)
 
@@ -150,7 +163,8 @@ def main(argv=None) -> None:
                   load(_pairs(args.supernet, "--supernet", several=True)),
                   one(_pairs(args.fit, "--fit")), args.source,
                   load(_pairs(args.jobs, "--jobs", several=True)),
-                  load(_pairs(args.warmup, "--warmup", several=True)))
+                  {p: [histories(path) for path in paths]
+                   for p, paths in _pairs(args.warmup, "--warmup", several=True).items()})
     with open(args.out, "w") as fh:
         json.dump(rates, fh, indent=1)
     print(f"{args.out}: {rates['device']}, profiles {', '.join(rates['profiles'])}")

@@ -213,6 +213,25 @@ def test_warmups_are_the_mean_first_epoch_excess_per_family():
     assert rates["vgg_small"]["warmup_s"] == 7.0 and "warmup_s" not in rates["resnet18"]
 
 
+def test_warmup_histories_are_read_from_a_stages_runs_folder(tmp_path):
+    import make_rates
+
+    runs = tmp_path / "runs"
+    for name, seconds in (("uniform/vgg_small/uniform1x/seed0", [9.0, 1.0, 1.0]),
+                          ("supernet/vgg_small", [30.0, 2.0, 2.0])):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "history.json").write_text(json.dumps([{"seconds": x} for x in seconds]))
+        (runs / name / "result.json").write_text("{}")
+    found = make_rates.histories(runs)
+    assert set(found) == {"uniform/vgg_small/uniform1x/seed0", "supernet/vgg_small"}
+    assert make_rates.warmups([found]) == {"vgg_small": {"warmup_s": 8.0, "supernet_warmup_s": 28.0}}
+    (tmp_path / "train.json").write_text(json.dumps(
+        {"device": "GPU X", "rows": [{"model": "vgg_small", "ops": 1e6, "binary_img_s": 3000.0}]}))
+    out = tmp_path / "rates.json"
+    make_rates.main([str(out), "--train", f"gpu={tmp_path / 'train.json'}", "--warmup", f"gpu={runs}"])
+    assert json.loads(out.read_text())["profiles"]["gpu"]["vgg_small"]["warmup_s"] == 8.0
+
+
 def test_make_rates_cli_merges_supernet_files_and_refuses_two_train_files(tmp_path):
     import make_rates
 
