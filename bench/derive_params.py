@@ -1,11 +1,14 @@
 """A params file derived from a profile: other training seeds, or toy sizes (a script rehearsal).
 
-    python bench/derive_params.py profiles/gpu.yaml OUT.yaml --seeds "[0]" [--tiny]
+    python bench/derive_params.py profiles/gpu.yaml OUT.yaml --seeds "[0]" [--tiny] [--set jobs=1]
 
 Used by ``bench/gpu_session.sh`` to run one family's stages of a profile within a short GPU
 session (one training seed instead of three), and to rehearse that script on a CPU (``--tiny``:
 256 training images, one epoch per stage, searches of 4, narrow models). The result is
-validated by :mod:`bnnlib.settings` before it is written.
+validated by :mod:`bnnlib.settings` before it is written. ``--set KEY=VALUE`` changes a
+top-level setting (``jobs``, ``devices``, ``checkpoint_interval``, ...; the value read as YAML):
+in the params file every stage may hold it, whether or not it reads it, unlike the stages'
+``--set``, which refuses a setting the stage does not read.
 """
 
 from __future__ import annotations
@@ -17,10 +20,17 @@ import yaml
 from bnnlib import settings
 
 
-def derive(raw: dict, seeds: list[int] | None = None, tiny: bool = False) -> dict:
+def derive(raw: dict, seeds: list[int] | None = None, tiny: bool = False,
+           top: dict | None = None) -> dict:
     raw = yaml.safe_load(yaml.safe_dump(raw))  # a deep copy
     if seeds is not None:
         raw["seeds"] = list(seeds)
+    for key, value in (top or {}).items():
+        if key not in raw or isinstance(raw[key], dict):
+            valid = [k for k, v in raw.items() if not isinstance(v, dict)]
+            raise settings.SettingsError(f"--set {key}: not a top-level setting of the profile; "
+                                         f"top-level settings: {', '.join(valid)}")
+        raw[key] = value
     if tiny:
         raw["data"].update(train_subset=256, val_subset=128, test_subset=128)
         # the groups study has one recipe, each widths family its own
@@ -46,12 +56,20 @@ def main(argv=None) -> None:
     parser.add_argument("target")
     parser.add_argument("--seeds", default=None, help='YAML list, e.g. "[0]"')
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a top-level setting, e.g. jobs=1")
     args = parser.parse_args(argv)
+    top = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r}: write KEY=VALUE, e.g. jobs=1")
+        top[key] = yaml.safe_load(value)
     with open(args.source) as fh:
         raw = yaml.safe_load(fh)
     seeds = yaml.safe_load(args.seeds) if args.seeds else None
     with open(args.target, "w") as fh:
-        yaml.safe_dump(derive(raw, seeds, args.tiny), fh, sort_keys=False)
+        yaml.safe_dump(derive(raw, seeds, args.tiny, top), fh, sort_keys=False)
 
 
 if __name__ == "__main__":

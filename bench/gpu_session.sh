@@ -9,8 +9,8 @@
 #
 # Environment: TINY=1 runs everything at toy sizes on the CPU (a rehearsal of this script);
 # SN_ARGS, bench_supernet's options in place of the default; PARTS, which parts run (default "tests train paper supernet fit jobs stages"); JOBS_ARGS, bench_jobs's options; STAGES, the stages
-# of part "stages" (default "uniform supernet proxy search retrain"); STAGE_SET, settings the
-# stages override (space-separated KEY=VALUE, each passed as --set, e.g. "jobs=3");
+# of part "stages" (default "uniform supernet proxy search retrain"); STAGE_SET, top-level
+# settings changed in the stages' params file (space-separated KEY=VALUE, e.g. "jobs=1");
 # PYTHON (default python3); RUNS, where the stages write (default /tmp/bnn_gpu_runs); BUDGET,
 # seconds for the whole session (each part's limit is cut to what is left; a stage stopped at
 # its limit is recorded with rc 124 and its seconds: its per-item lines show how far it got).
@@ -96,17 +96,17 @@ want jobs && part bench_jobs_gpu 240 $PY bench/bench_jobs.py --device $DEVICE $G
 want stages || { log "done"; exit 0; }
 rm -rf "$RUNS"
 mkdir -p "$RUNS"
-$PY bench/derive_params.py profiles/gpu.yaml "$RUNS/params.yaml" --seeds "$SEEDS" \
-    $([ "${TINY:-0}" = 1 ] && echo --tiny)
-cp "$RUNS/params.yaml" "$WORK/params_used.yaml"
-$PY -m bnnlib.stages.data "$RUNS/params.yaml" > "$WORK/data.log" 2>&1 || log "data stage failed"
 SETS=""
 for kv in ${STAGE_SET:-}; do SETS="$SETS --set $kv"; done
-[ -n "$SETS" ] && log "stages with$SETS"
+[ -n "$SETS" ] && log "stages' params with$SETS"
+$PY bench/derive_params.py profiles/gpu.yaml "$RUNS/params.yaml" --seeds "$SEEDS" \
+    $([ "${TINY:-0}" = 1 ] && echo --tiny) $SETS || { log "derive_params failed"; exit 1; }
+cp "$RUNS/params.yaml" "$WORK/params_used.yaml"
+$PY -m bnnlib.stages.data "$RUNS/params.yaml" > "$WORK/data.log" 2>&1 || log "data stage failed"
 # proxy before search: it needs only the supernet; retrain needs the finished search
 for stage in $STAGES; do
     part "stage_${stage}_$FAMILY" 300 $PY -m bnnlib.stages "$stage" "$FAMILY" \
-        --params "$RUNS/params.yaml" --runs-dir "$RUNS/runs" --metrics-dir "$RUNS/metrics" $SETS
+        --params "$RUNS/params.yaml" --runs-dir "$RUNS/runs" --metrics-dir "$RUNS/metrics"
     # the stage records so far (no checkpoints), packed with the rest
     (cd "$RUNS" && find . -name '*.json' -not -path '*/live/*' | tar czf "$WORK/gpu_runs.tgz" -T -)
     pack

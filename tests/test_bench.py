@@ -156,6 +156,12 @@ def test_derive_params_changes_only_what_it_says(tmp_path):
                                                tiny["groups"]["model"]["width_mult"]))
     with pytest.raises(settings.SettingsError, match="seeds"):
         derive_params.derive(raw, seeds=[-1])
+    one_job = derive_params.derive(raw, top={"jobs": 1})  # any stage's params may hold it
+    assert one_job["jobs"] == 1 and one_job["groups"] == raw["groups"]
+    with pytest.raises(settings.SettingsError, match="--set groups: not a top-level setting"):
+        derive_params.derive(raw, top={"groups": 1})
+    with pytest.raises(settings.SettingsError, match="jobs"):
+        derive_params.derive(raw, top={"jobs": 0})
 
 
 def test_make_rates_from_benchmark_outputs(tmp_path):
