@@ -101,8 +101,8 @@ none, and the projection's ``warmup_s`` attribute says which applied. Each train
 epoch was measured, so where several seeds of one variant train in one process (which keeps
 cuDNN's choices for shapes it has seen) it is an upper bound.
 
-Not counted: process start-up (imports, the CUDA context, warm-up: 16-17 s on the H200),
-checkpoint and result I/O, data loading beyond what the measured rates include, distributed
+Not counted: process start-up (spawn, imports, the CUDA context: 16-17 s on the H200 with a
+few warm-up batches), checkpoint and result I/O, data loading beyond what the measured rates include, distributed
 overheads, and the second scoring of each final model's test split when a stage runs under
 torchrun (``devices`` > 1) and is read back. Hours are one device's
 (GPU-hours); ``devices: N`` data-parallel divides the wall time by at most ``N``. Binary steps
