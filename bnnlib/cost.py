@@ -102,9 +102,9 @@ epoch was measured, so where several seeds of one variant train in one process (
 cuDNN's choices for shapes it has seen) it is an upper bound.
 
 Not counted: process start-up (spawn, imports, the CUDA context: 16-17 s on the H200 with a
-few warm-up batches), checkpoint and result I/O, data loading beyond what the measured rates include, distributed
-overheads, and the second scoring of each final model's test split when a stage runs under
-torchrun (``devices`` > 1) and is read back. Hours are one device's
+few warm-up batches), checkpoint and result I/O, data loading beyond what the measured rates
+include, distributed overheads, and the second scoring of each final model's test split when a
+stage runs under torchrun (``devices`` > 1) and is read back. Hours are one device's
 (GPU-hours); ``devices: N`` data-parallel divides the wall time by at most ``N``. Binary steps
 cost what their total MACs cost rather than their Bi-Real OPs; within one family the two move
 together, which is why rates are given per family. ``FinetuneEvaluator`` trains with batch 128
