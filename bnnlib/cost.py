@@ -658,8 +658,9 @@ def work_hours(work: Work, rates: FamilyRates, jobs: int = 1, stage_models: int 
     if work.kind == "supernet":
         seconds = seconds * rates.supernet_over_static + work.models * rates.warmup(work)
     if work.kind == "static":
-        seconds = (seconds + work.models * rates.warmup(work)) / rates.speedup(jobs)
-        if rates.speedup(jobs) != 1.0:
+        gain = rates.speedup(jobs)
+        seconds = (seconds + work.models * rates.warmup(work)) / gain
+        if gain != 1.0:  # trainings at once: the stage's last round may be partly filled
             seconds *= tail_factor(work.models if stage_models is None else stage_models, jobs)
     return seconds / 3600
 
@@ -862,7 +863,7 @@ def _jobs_line(attrs: Mapping) -> str:
 
 
 def _warmup_line(attrs: Mapping) -> str:
-    warm, fp = attrs["warmup_s"], attrs.get("fp_warmup_s", {})
+    warm, fp = attrs["warmup_s"], attrs["fp_warmup_s"]
     measured = ", ".join(f"{f} {x:.1f} s" + (f" (fp rows {fp[f]:.1f} s)" if fp.get(f) else "")
                          for f, x in warm.items() if x is not None)
     missing = [f for f, x in warm.items() if x is None]
