@@ -516,6 +516,38 @@ def tracked_keys(stage: str, family: str) -> set[str]:
     return {k for k in stage_keys(stage, family).values() if k not in untracked}
 
 
+def pipeline_keys(params: Params) -> set[str]:
+    """Every dotted key that a stage of the pipeline depends on (the union of ``dvc.yaml``'s
+    ``params:`` lists) for the families of ``params``."""
+    keys = {"data.prepare"}
+    for study in STUDIES:
+        for family in getattr(params, study).families:
+            for stage in STAGES:
+                keys |= tracked_keys(stage, family)
+    return keys
+
+
+def unspelled(raw: Mapping) -> dict[str, Any]:
+    """The keys :func:`pipeline_keys` names that ``raw`` leaves out, with the defaults that
+    :func:`from_dict` fills in for them.
+
+    Loading fills a missing key with its default, but ``dvc repro`` reads ``params.yaml``
+    itself and stops at the first stage whose ``params:`` list names a key the file lacks
+    (``Parameters 'groups.epochs.fig5' are missing``), after every stage before it ran. The
+    pipeline's ``params`` stage therefore refuses such a file up front.
+    """
+    params = from_dict(raw, "settings")
+    out = {}
+    for dotted in sorted(pipeline_keys(params)):
+        node: Any = raw
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                out[dotted] = _get(params, dotted)
+                break
+            node = node[part]
+    return out
+
+
 def _get(params: Params, dotted: str):
     value: Any = params
     for part in dotted.split("."):
@@ -690,6 +722,15 @@ def main(argv=None) -> int:
         params = load(args.params)
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    missing = unspelled(read_yaml(resolve(args.params)) or {})
+    if missing:
+        listed = "; ".join(f"{k} (default: {v!r})" for k, v in missing.items())
+        print(f"error: {resolve(args.params)} leaves {len(missing)} setting(s) that pipeline "
+              f"stages depend on to their defaults: {listed}. `dvc repro` needs each written "
+              f"in the file (it stops at the first stage that reads a missing one); every "
+              f"profile under profiles/ spells them all, and `python -m bnnlib.settings --list` "
+              f"prints each with its default", file=sys.stderr)
         return 1
     print(f"{resolve(args.params)}: valid (profile {params.profile}; groups families "
           f"{', '.join(params.groups.families)}; widths families {', '.join(params.widths.families)})")

@@ -146,6 +146,8 @@ def test_derive_params_changes_only_what_it_says(tmp_path):
         k: v for k, v in raw.items() if k != "seeds"}
     tiny = derive_params.derive(raw, tiny=True)
     assert tiny["widths"]["families"]["resnet18"]["epochs"]["retrain"] == 1
+    assert settings.unspelled(tiny) == {}  # dvc repro runs on it: no key left to a default
+    assert tiny["groups"]["epochs"]["fig5"] is None
     assert tiny["groups"]["epochs"]["uniform"] == 1 and tiny["data"]["train_subset"] == 256
     settings.from_dict(tiny)
     from bnnlib.models import build

@@ -141,6 +141,8 @@ def test_a_second_repro_has_nothing_to_do(smoke_repo):
 @pytest.mark.parametrize("edit, message", [
     (("  val_size: 256", "  val_size: 256\n  vall_size: 1"), "unknown key data.vall_size (did you mean 'val_size'?)"),
     (("small_input: false, max_groups", "small_input: no, max_groups"), "groups.model.small_input = 'no' is not true or false"),
+    # loading would fill the default in, but DVC would stop at the retrain stage, after the rest
+    ((", fig5: null}", "}"), "groups.epochs.fig5 (default: None)"),
 ])
 def test_a_bad_params_yaml_stops_repro_within_seconds(smoke_repo, edit, message):
     repo, env, dvc, _ = smoke_repo

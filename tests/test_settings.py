@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -183,6 +184,42 @@ def test_check_command_names_the_bad_key(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "bnnlib.settings", str(ROOT / "params.yaml")],
                         capture_output=True, text=True, env=env)
     assert ok.returncode == 0 and "valid (profile cpu" in ok.stdout
+
+
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
+def test_a_key_a_stage_depends_on_left_out_is_named_with_its_default(path):
+    raw = settings.read_yaml(path)
+    params = settings.from_dict(raw)
+    keys = settings.pipeline_keys(params)
+    assert settings.unspelled(raw) == {}
+    # every key of dvc.yaml's params lists, for this profile's families
+    assert "groups.epochs.fig5" in keys and "data.prepare" in keys
+    assert {f"widths.families.{f}.search_per_class" for f in params.widths.families} <= keys
+    assert "jobs" not in keys and "progress" not in keys  # untracked: they change no result
+    for dotted in sorted(keys):
+        head, _, last = dotted.rpartition(".")
+        cut = copy.deepcopy(raw)
+        node = cut
+        for part in head.split(".") if head else []:
+            node = node[part]
+        del node[last]
+        assert list(settings.unspelled(cut)) == [dotted]
+        if dotted in ("data.val_size", "groups.epochs.fig5"):  # what loading fills in
+            assert settings.unspelled(cut)[dotted] == settings._get(settings.Params(), dotted)
+
+
+def test_check_command_refuses_a_file_that_leaves_a_pipeline_key_out(tmp_path):
+    short = tmp_path / "params.yaml"
+    text = (ROOT / "params.yaml").read_text()
+    assert ", fig5: null}" in text
+    short.write_text(text.replace(", fig5: null}", "}", 1))
+    settings.load(short)  # loading alone fills the default in
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "bnnlib.settings", str(short)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    assert "leaves 1 setting(s) that pipeline stages depend on to their defaults: " \
+        "groups.epochs.fig5 (default: None)" in proc.stderr
 
 
 def test_declared_defaults_are_the_default_profile_and_the_library_recipe():
