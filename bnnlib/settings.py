@@ -3,6 +3,9 @@
 The dataclasses below mirror ``params.yaml`` (and ``profiles/*.yaml``) key for key. Loading a
 file validates it completely before any work starts: an unknown key, a wrong type or a value
 outside its choices is a :class:`SettingsError` naming the key, the value and what is valid.
+A missing key takes its default when loading; the check command (the pipeline's first stage)
+also refuses a file that leaves out a key a stage depends on (:func:`unspelled`), since DVC
+would otherwise stop only at the first stage that reads it.
 Booleans are ``true``/``false`` only (YAML 1.2: ``no`` is the string "no", and is refused).
 
 A stage of one family reads a flat *view* of the tree (:func:`view`): ``epochs`` of stage

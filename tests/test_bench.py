@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_checkpoint_memory  # noqa: E402
 import bench_fit  # noqa: E402
@@ -267,3 +268,60 @@ def test_checkpoint_chunks_use_less_memory_than_a_joined_copy():
     joined = bench_checkpoint_memory.peak_mb(128, "joined")
     chunks = bench_checkpoint_memory.peak_mb(128, "chunks")
     assert joined >= chunks + 96, (joined, chunks)
+
+
+def test_timed_repro_times_each_stage_from_its_line_to_the_next():
+    import timed_repro
+
+    lines = ["Running stage 'params':", "> python -m bnnlib.settings params.yaml",
+             "Stage 'data' didn't change, skipping",
+             "Running stage 'uniform_groups@mobilenet_m1':", "epoch 1 ...",
+             "Stage 'supernet_widths@vgg_small' is cached - skipping run, checking out outputs",
+             "Running stage 'tables':"]
+    ticks = iter([0.0, 1.0, 3.0, 4.0, 10.0, 25.0, 26.0])
+    seen = []
+    stages = timed_repro.clock_lines(lines, clock=lambda: next(ticks),
+                                     on_row=lambda c: seen.append(len(c.rows)))
+    stages.close(30.0, "failed")
+    rows = stages.rows
+    assert [(r["dvc_stage"], r["status"], r["seconds"]) for r in rows] == [
+        ("params", "ran", 3.0), ("data", "skipped", None),
+        ("uniform_groups@mobilenet_m1", "ran", 21.0),
+        ("supernet_widths@vgg_small", "restored", None), ("tables", "failed", 4.0)]
+    assert (rows[2]["stage"], rows[2]["family"]) == ("uniform", "mobilenet_m1")
+    assert (rows[0]["stage"], rows[0]["family"]) == ("params", None)
+    assert seen == [0, 2, 2, 4, 4]  # a row saved as each stage starts or is skipped
+
+
+def test_timed_repro_writes_the_stage_table_beside_the_projection(tmp_path):
+    import timed_repro
+
+    from bnnlib import cost, settings
+
+    fake = tmp_path / "fake_dvc.py"  # prints what dvc repro prints, then fails at the end
+    fake.write_text("import sys, time\nassert sys.argv[1:] == ['repro', 'tables']\n"
+                    "print(\"Running stage 'params':\")\n"
+                    "print(\"Running stage 'uniform_groups@mobilenet_m1':\")\ntime.sleep(0.2)\n"
+                    "print(\"Running stage 'search_widths@vgg_small':\")\nsys.exit(3)\n")
+    out = tmp_path / "times.json"
+    gpu = ROOT / "profiles" / "gpu.yaml"
+    rates = ROOT / "bench" / "results_gpu" / "rates_h200.json"
+    rc = timed_repro.main([str(out), "--params", str(gpu), "--rates", str(rates),
+                           "--dvc", f"{sys.executable} {fake}", "--", "tables"])
+    assert rc == 3
+    record = json.loads(out.read_text())
+    assert record["rc"] == 3 and record["profile"] == "gpu" and record["jobs"] == 3
+    rows = {r["dvc_stage"]: r for r in record["stages"]}
+    assert list(rows) == ["params", "uniform_groups@mobilenet_m1", "search_widths@vgg_small"]
+    assert rows["search_widths@vgg_small"]["status"] == "failed"
+    uniform = rows["uniform_groups@mobilenet_m1"]
+    assert uniform["seconds"] >= 0.2 and rows["params"]["projected_s"] is None
+    projection = cost.project(settings.load(gpu), cost.load_rates(rates))
+    hours = projection.set_index(["family", "stage"])["hours"]
+    assert uniform["projected_s"] == pytest.approx(hours["mobilenet_m1", "uniform"] * 3600, abs=0.1)
+    assert uniform["measured_over_projected"] == pytest.approx(
+        uniform["seconds"] / uniform["projected_s"], abs=0.01)
+    assert record["projected_total_s"] == pytest.approx(hours["all", "total"] * 3600, abs=0.1)
+    table = out.with_suffix(".md").read_text()
+    assert "| uniform_groups@mobilenet_m1 | ran |" in table and "rc 3" in table
+    assert "1 stages ran and 2 failed" not in table and "2 stages ran and 1 failed" in table
