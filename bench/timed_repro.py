@@ -98,8 +98,8 @@ def with_projection(rows: list[dict], projection) -> list[dict]:
     for row in rows:
         row = dict(row)
         h = hours.get((row["family"], row["stage"]))
-        row["projected_s"] = None if h is None else round(h * 3600, 1)
-        row["measured_over_projected"] = (round(row["seconds"] / row["projected_s"], 2)
+        row["projected_s"] = None if h is None else round(h * 3600, 2)
+        row["measured_over_projected"] = (round(row["seconds"] / (h * 3600), 2)
                                           if h and row["seconds"] is not None else None)
         out.append(row)
     return out
@@ -178,7 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    stages = clock_lines(proc.stdout, echo=lambda s: print(s, end="", flush=True), on_row=save)
+    try:
+        stages = clock_lines(proc.stdout, echo=lambda s: print(s, end="", flush=True), on_row=save)
+    except BaseException:
+        proc.terminate()  # never leave dvc running unrecorded (Ctrl-C reaches it anyway)
+        proc.wait()
+        raise
     rc = proc.wait()
     stages.close(time.perf_counter(), "ran" if rc == 0 else "failed")
     record.update(rc=rc, total_s=round(time.perf_counter() - t0, 1))

@@ -325,3 +325,18 @@ def test_timed_repro_writes_the_stage_table_beside_the_projection(tmp_path):
     table = out.with_suffix(".md").read_text()
     assert "| uniform_groups@mobilenet_m1 | ran |" in table and "rc 3" in table
     assert "1 stages ran and 2 failed" not in table and "2 stages ran and 1 failed" in table
+
+
+def test_timed_repro_compares_with_projections_that_round_to_zero_seconds():
+    import pandas as pd
+    import timed_repro
+
+    projection = pd.DataFrame([{"family": "vgg_small", "stage": "uniform", "hours": 1e-6},
+                               {"family": "vgg_small", "stage": "search", "hours": 0.0}])
+    rows = [timed_repro._row("uniform_widths@vgg_small", 0.36, "ran"),
+            timed_repro._row("search_widths@vgg_small", 2.0, "ran"),
+            timed_repro._row("tables", 5.0, "ran")]
+    out = timed_repro.with_projection(rows, projection)
+    assert out[0]["projected_s"] == 0.0 and out[0]["measured_over_projected"] == pytest.approx(100.0)
+    assert out[1]["measured_over_projected"] is None  # nothing projected: no ratio
+    assert out[2]["projected_s"] is None and "projected_s" not in rows[2]  # rows stay as they were
