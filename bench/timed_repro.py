@@ -105,6 +105,11 @@ def with_projection(rows: list[dict], projection) -> list[dict]:
     return out
 
 
+def same_device(run_device: str, rates_device: str | None) -> bool:
+    """Whether the run's device (``cuda (NVIDIA H200)``) is the rates' (``NVIDIA H200``)."""
+    return bool(rates_device) and rates_device.lower() in run_device.lower()
+
+
 def markdown(record: dict) -> str:
     """The stage table of a record, as docs/pipeline.md shows it."""
     projected = any("projected_s" in r for r in record["stages"])
@@ -131,6 +136,10 @@ def markdown(record: dict) -> str:
               f"run cache."]
     if record.get("projected_total_s") is not None:
         lines[-1] += f" The projection of the whole profile: {record['projected_total_s']:.0f} s."
+        if not same_device(record["device"], record["rates_device"]):
+            lines[-1] += (f" The rates were measured on {record['rates_device']}, not on this run's "
+                          f"device: the ratios compare two devices, not the projection with "
+                          f"its run.")
     return "\n".join(lines) + "\n"
 
 

@@ -324,7 +324,11 @@ def test_timed_repro_writes_the_stage_table_beside_the_projection(tmp_path):
     assert record["projected_total_s"] == pytest.approx(hours["all", "total"] * 3600, abs=0.1)
     table = out.with_suffix(".md").read_text()
     assert "| uniform_groups@mobilenet_m1 | ran |" in table and "rc 3" in table
-    assert "1 stages ran and 2 failed" not in table and "2 stages ran and 1 failed" in table
+    assert "2 stages ran and 1 failed" in table
+    on_gpu = "H200" in record["device"]
+    assert ("the ratios compare two devices" in table) is not on_gpu
+    assert timed_repro.same_device("cuda (NVIDIA H200)", "NVIDIA H200")
+    assert not timed_repro.same_device("cpu (2 cores, x86_64)", "NVIDIA H200")
 
 
 def test_timed_repro_compares_with_projections_that_round_to_zero_seconds():
