@@ -242,6 +242,27 @@ def test_random_crop_is_a_window_of_the_padded_image():
     assert torch.equal(ds[list(range(32))][0].round().to(torch.uint8), x)
 
 
+def test_augmentation_draws_rows_then_columns_then_flips_from_the_global_stream():
+    """The stream a batch's crops and flips come from: one draw per image of the row offsets,
+    then of the column offsets, then of the flips (what every device and every earlier run
+    used; a reordering would silently change every augmented training)."""
+    images, targets = make_images(n=12)
+    ds = InMemoryImages(images, targets, (0.0,), (1 / 255,), augment="crop_flip", pad=2)
+    order = [3, 0, 11, 5, 7]
+    torch.manual_seed(4)
+    x, y = ds[order]
+    torch.manual_seed(4)
+    rows, cols = torch.randint(0, 5, (5,)), torch.randint(0, 5, (5,))
+    flips = torch.rand(5) < 0.5
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    for k, i in enumerate(order):
+        want = padded[i, :, rows[k]:rows[k] + 8, cols[k]:cols[k] + 8]
+        want = want.flip(-1) if flips[k] else want
+        assert torch.equal(x[k].round().to(torch.uint8), want), k
+    assert y.tolist() == [int(targets[i]) for i in order]
+    assert data.host_to_device(torch.arange(3), torch.device("cpu")).device.type == "cpu"
+
+
 def test_val_and_test_are_never_augmented(tmp_path, no_debian):
     make_fake_fashion(tmp_path)
     train, val, test = get_datasets(root=tmp_path, val_size=10, augment="crop_flip")
