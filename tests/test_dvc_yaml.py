@@ -86,6 +86,17 @@ def test_family_stages_list_exactly_their_code_and_settings(stage, study):
     assert f"runs/{stage}/${{key}}" in [next(iter(o)) if isinstance(o, dict) else o for o in do["outs"]]
 
 
+def test_the_settings_check_requires_exactly_the_keys_dvc_yaml_tracks():
+    """settings.pipeline_keys (what the params stage refuses to see left out) is the union of
+    every stage's params: list, expanded over params.yaml's families."""
+    tracked = set(DVC["data"]["params"])
+    for stage in settings.STAGES:
+        for study in settings.STUDIES:
+            for family in PARAMS[study]["families"]:
+                tracked |= expand(DVC[f"{stage}_{study}"]["do"]["params"], family)
+    assert settings.pipeline_keys(settings.from_dict(PARAMS)) == tracked
+
+
 def test_tables_stage_does_not_depend_on_training_code_it_does_not_run():
     tables = DVC["tables"]
     assert code_deps(tables) == code_files(["bnnlib.notebook", "bnnlib.stages.tables"])
