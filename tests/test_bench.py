@@ -344,3 +344,22 @@ def test_timed_repro_compares_with_projections_that_round_to_zero_seconds():
     assert out[0]["projected_s"] == 0.0 and out[0]["measured_over_projected"] == pytest.approx(100.0)
     assert out[1]["measured_over_projected"] is None  # nothing projected: no ratio
     assert out[2]["projected_s"] is None and "projected_s" not in rows[2]  # rows stay as they were
+
+
+def test_prefix_reuse_counts_the_shared_blocks_of_each_scorer():
+    import numpy as np
+    import sim_prefix_reuse as sim
+
+    assert sim.shared((1, 2, 3), (1, 2, 4), 3) == 2 and sim.shared((1, 2), (1, 2), 2) == 2
+    # three blocks of unit cost; a population of 2, then one child per generation
+    order = [(2, 1, 1), (1, 1, 1), (1, 1, 2), (2, 1, 2)]
+    unit = lambda g: (np.ones(3), 2 * np.ones(3))  # noqa: E731
+    shares = sim.reuse(order, first=2, generation=1, cost=unit, genes=3)
+    # search order: 0 + 0 + 2 + 0 shared blocks of 12
+    assert shares["search order"] == {"macs": pytest.approx(2 / 12), "activations": pytest.approx(2 / 12)}
+    # sorted per generation: (1,1,1) (2,1,1) | (1,1,2) | (2,1,2): 0 + 0 + 0 + 0
+    assert shares["sorted per generation"]["macs"] == 0.0
+    # any earlier: 0, 0, 2 (with (1,1,1)), 2 (with (2,1,1)) of 12
+    assert shares["any earlier candidate"]["macs"] == pytest.approx(4 / 12)
+    macs, acts = sim.block_costs([1] * 13, 1.0, 28)
+    assert len(macs) == 13 and macs[0] == 28 * 28 * (32 * 32 * 9 + 32 * 64 * 2)
