@@ -26,6 +26,7 @@ Format (``version`` 1), one JSON object::
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from typing import Any
 
@@ -211,3 +212,23 @@ def trim_log(log_path: str, genomes: set[tuple]) -> None:
                 kept.append(line if line.endswith("\n") else line + "\n")
                 done.add(genome)
     atomic_write_bytes(log_path, "".join(kept).encode("utf-8"), fsync=False)
+
+
+def logged_seconds(log_path: str | os.PathLike) -> float:
+    """Seconds spent scoring the candidates of a JSON-lines search log (the sum of its lines'
+    ``seconds``; a torn line counts nothing).
+
+    A search's cost: unlike the wall time of the call that finished it, it keeps the
+    evaluations of earlier calls that a resumed search read back from its state (a stage rerun
+    after an unrelated change, or after an interruption, reports the whole search, not the
+    seconds of its last call). Under torchrun each line holds the seconds of the rank that
+    scored it, so the sum is device-seconds.
+    """
+    total = 0.0
+    with open(log_path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                total += float(json.loads(line).get("seconds") or 0.0)
+            except (ValueError, AttributeError, TypeError):
+                continue
+    return total

@@ -25,8 +25,9 @@ Choices where the papers leave room
       real MACs + binary MACs / 64), the counterpart of the papers' "FLOPs".
     - Speedup (Shen et al.) = OPs of our real-valued 1x model / OPs of the row's model: the
       paper's numbers are FLOPs(FP) / FLOPs(row) (608 / 45.3 = 13.4). Our FP row gets 1.0.
-    - Phan et al. Table 2's "#GPU-hours" (of searching) becomes the measured wall time of our
-      evolutionary search in hours, on the device named in the row's ``ours_unit``.
+    - Phan et al. Table 2's "#GPU-hours" (of searching) becomes the measured time of our
+      evolutionary search in hours (its candidates' scoring seconds summed over the search
+      log, earlier calls of a resumed search included), on the device named in ``ours_unit``.
     - Phan et al. print the same numbers for "Groups = 1" of M1 and M2 (the same network);
       a missing ``mobilenet_m2/groups1`` result is filled from ``mobilenet_m1/groups1``, noted.
 """
@@ -333,7 +334,7 @@ def phan_table2(results: Results) -> pd.DataFrame:
     """Phan et al. Table 2 in its printed orientation: one row per metric, one column per module.
 
     Rows: Top-1 (%), Top-5 (%), FLOPs, MaxFLOPs (x10^8), #GPU-hours. Ours: the retrained
-    searched model (``runs/retrain/<module>/searched``), the budget and wall time of the
+    searched model (``runs/retrain/<module>/searched``), the budget and scoring time of the
     evolutionary search (``runs/search/<module>/evolution``). The #GPU-hours row holds our
     search hours on the device named in ``ours_unit`` (the paper's GPU-hours count searching
     only; supernet training is not included, as in the paper).
@@ -617,7 +618,8 @@ def cost_table(results: Results, proxies: list[dict]) -> pd.DataFrame:
     """End-to-end cost per family (Lindauer & Hutter's checklist): training seeds, models
     trained, and hours of training (every uniform and retrained model, each seed), supernet
     training, searching (every search and search seed) and proxy models. Training hours sum
-    the epochs' training time (evaluation excluded); search hours are wall time. Precision:
+    the epochs' training time (evaluation excluded); search hours are the candidates' scoring
+    time summed over each search's log (a resumed search counts its earlier calls). Precision:
     the median over variants of the seeds' standard deviation of test top-1, and the smallest
     difference a 95% interval decides at that spread with the family's seeds per side. The
     caption names the device and the library versions."""

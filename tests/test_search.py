@@ -704,3 +704,17 @@ def test_search_with_shen_fitness_prefers_cheap_accurate_widths():
     assert set(res.history[0].extras) == {"acc", "ops", "ops_norm"}
     assert res.best_fitness == max(ev.fitness for ev in res.history)
     assert max(res.best) <= 2.0  # 4x everywhere costs 16 accuracy points per gene
+
+
+def test_logged_seconds_sum_the_logs_scoring_time_and_skip_a_torn_line(tmp_path):
+    log = tmp_path / "log.jsonl"
+    choices = [[1, 2, 3], [1, 2, 3]]
+    res = search.evolutionary_search(choices, lambda g: float(sum(g)), population=3, topk=2,
+                                     crossovers=1, mutations=1, iterations=2, seed=0,
+                                     log_path=log, progress=False)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == res.evaluations
+    assert search_state.logged_seconds(log) == pytest.approx(sum(r["seconds"] for r in lines))
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write('{"evaluation": 9, "seconds": 5.0}\n{"evaluation": 10, "secon')  # torn by a crash
+    assert search_state.logged_seconds(log) == pytest.approx(sum(r["seconds"] for r in lines) + 5.0)

@@ -124,9 +124,16 @@ def test_lowering_the_budget_restarts_the_search_within_the_new_budget(study, ca
     assert f"random/seed0] starting over: fitness.max_ops {lower:.10g}" in out
     for record in again:
         assert record["best_ops"] <= lower and record["max_ops"] == pytest.approx(lower)
-    # the same settings again: both searches resume their finished states
-    search.run(study("search", "mobilenet_m1", max_ops=lower))
+    # the same settings again: both searches resume their finished states, and report the
+    # whole search's cost (its log's scoring seconds), not the seconds of the resuming call
+    resumed = search.run(study("search", "mobilenet_m1", max_ops=lower))
     assert "starting over" not in log_of(capsys)
+    for before, after in zip(again, resumed, strict=True):
+        log = study("search", "mobilenet_m1").runs_dir / "search/mobilenet_m1" / before["method"] / "seed0/log.jsonl"
+        scored = [json.loads(line)["seconds"] for line in log.read_text().splitlines()]
+        assert len(scored) == before["evaluations"]
+        assert after["search_seconds"] == before["search_seconds"] == pytest.approx(sum(scored))
+        assert after["wall_seconds"] >= 0  # the resuming call's own time, kept beside it
     # the scorer's images are part of the state too
     search.run(study("search", "mobilenet_m1", max_ops=lower, val_images=16))
     assert "evaluator.val_images 16 != 32" in log_of(capsys)

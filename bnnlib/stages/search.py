@@ -33,7 +33,7 @@ from ..data import dataset_fingerprint
 from ..evaluators import FinetuneEvaluator, OneShotEvaluator
 from ..fingerprint import code_digest
 from ..fitness import accuracy_under_budget, shen_fitness_fn
-from ..search_state import StateMismatchError
+from ..search_state import StateMismatchError, logged_seconds
 from ..settings import View
 from ..utils import CorruptFileError, write_json
 from . import supernet as supernet_stage
@@ -189,7 +189,10 @@ def run(cfg: View) -> list[dict]:
                 record = {**base, "method": method, "seed": seed, "best": list(res.best),
                           "best_fitness": res.best_fitness, "best_acc": best.extras.get("acc"),
                           "best_ops": best.extras.get("ops"), **info, "evaluations": res.evaluations,
-                          "search_seconds": seconds,
+                          # the whole search's scoring time, earlier calls of a resumed one
+                          # included; wall_seconds: this call's
+                          "search_seconds": logged_seconds(out / "log.jsonl"),
+                          "wall_seconds": seconds,
                           "history": "log.jsonl", "notes": res.notes}
                 write_json(out / "result.json", record)
                 results.append(record)
