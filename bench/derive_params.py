@@ -46,8 +46,8 @@ def derive(raw: dict, seeds: list[int] | None = None, tiny: bool = False,
         raw["groups"]["model"]["width_mult"] = 0.5  # 16 channels in block 1: groups 16 divides them
         for family in raw["widths"]["families"].values():
             family["width_mult"] = 0.0625
-    settings.from_dict(raw, "derived params")  # SettingsError names any bad value
-    missing = settings.unspelled(raw)  # dvc repro needs every key its stages read
+    params = settings.from_dict(raw, "derived params")  # SettingsError names any bad value
+    missing = settings.unspelled(raw, params)  # dvc repro needs every key its stages read
     if missing:
         raise settings.SettingsError(f"derived params leave out {', '.join(missing)}")
     return raw

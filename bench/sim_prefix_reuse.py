@@ -9,8 +9,8 @@ them could skip that prefix. This script measures the ceiling of that idea witho
 anything: it runs the profile's evolutionary search (Algorithm 1, the profile's population,
 children, iterations and MaxFLOPs budget) with a stand-in fitness, and counts the share of the
 candidates' block MACs (multiply-accumulates of each block's convolutions at the profile's
-input size) and block activations (each block's input and output elements, a proxy for the
-memory-bound elementwise work) that lie in a prefix shared:
+input size, counted by :mod:`bnnlib.flops`) and block activations (each block's input and
+output elements, a proxy for the memory-bound elementwise work) that lie in a prefix shared:
 
 - with the candidate scored just before (the search's own order);
 - with the one before in lexicographic order within each generation (a scorer that sorts its
@@ -27,32 +27,40 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
-from bnnlib import search, settings
-from bnnlib.models.mobilenet import block_channels
-from bnnlib.stages.common import input_size
+from bnnlib import flops, models, search, settings
+from bnnlib.stages.common import input_size, model_kwargs
 from bnnlib.stages.search import budget
 from bnnlib.supernet import build
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def block_costs(genome, width_mult: float, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per block: MACs (grouped 3x3, binary 1x1, the real 1x1 of a channel change) and
-    activation elements (input + output), for one image of ``side`` x ``side`` after a
-    stride-1 stem."""
-    macs, acts = [], []
-    hw = side
-    for i, (cin, cout, stride) in enumerate(block_channels(width_mult)):
-        out = -(-hw // stride)
-        m = out * out * (cin * cin * 9 / genome[i] + cin * cout * (2 if cin != cout else 1))
-        macs.append(m)
-        acts.append(hw * hw * cin + out * out * cout)
-        hw = out
-    return np.array(macs), np.array(acts)
+def block_table(family: str, kwargs: dict, shape: tuple, choices) -> dict[tuple[int, int], tuple]:
+    """``(block, group count) -> (MACs, activation elements)`` of one block, read off
+    :func:`bnnlib.flops.count` (a block's cost depends on its own gene only): MACs of the
+    block's convolutions, and its input plus output elements, for one image. One count per
+    group count that some gene takes (the other genes at 1)."""
+    table = {}
+    for value in sorted({v for c in choices for v in c}):
+        genome = [value if value in c else 1 for c in choices]
+        layers = flops.count(models.build(family, groups=genome, **kwargs), shape).layers
+        for i, c in enumerate(choices):
+            if value in c:
+                rows = layers[layers["layer"].str.startswith(f"blocks.{i}.")]
+                table[i, value] = (float(rows["macs"].sum()),
+                                   math.prod(rows["in_shape"].iloc[0]) + math.prod(rows["out_shape"].iloc[-1]))
+    return table
+
+
+def block_costs(genome, table) -> tuple[np.ndarray, np.ndarray]:
+    """Per block of ``genome``: MACs and activation elements (:func:`block_table`)."""
+    costs = [table[i, g] for i, g in enumerate(genome)]
+    return np.array([c[0] for c in costs]), np.array([c[1] for c in costs])
 
 
 def _hash01(genome) -> float:
@@ -106,9 +114,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     view = settings.view("search", args.family, ROOT / "profiles" / f"{args.profile}.yaml", root=ROOT)
     shape = input_size(view)
-    sn = build(args.family, width_mult=view.width_mult, small_input=view.small_input,
-               num_classes=10, in_channels=shape[0], max_groups=view.max_groups)
+    kwargs = model_kwargs(view)
+    sn = build(args.family, max_groups=view.max_groups, **kwargs)
     max_ops = budget(view, sn)
+    table = block_table(args.family, kwargs, shape, sn.choices)
     print(f"{args.family}, profile {args.profile}: input {shape}, MaxFLOPs {max_ops:.4g} OPs, "
           f"population {view.population}, {view.crossovers}+{view.mutations} children, "
           f"{view.iterations} iterations")
@@ -126,7 +135,7 @@ def main(argv=None) -> int:
             iterations=view.iterations, mutation_prob=view.mutation_prob, seed=args.seed,
             progress=False)
         shares = reuse(order, view.population, view.crossovers + view.mutations,
-                       lambda g: block_costs(g, view.width_mult, shape[-1]))
+                       lambda g: block_costs(g, table))
         out[name] = {"candidates": len(order), **shares}
         for scorer, s in shares.items():
             print(f"  fitness {name:10s} {scorer:22s}: {100 * s['macs']:5.1f}% of block MACs, "

@@ -22,7 +22,6 @@ whole profile: ``make profile P=gpu && python bench/timed_repro.py reports/stage
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -143,12 +142,6 @@ def markdown(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write(path: Path, record: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     dvc_args = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -162,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bnnlib import cost, settings
     from bnnlib.stages.common import device_description
+    from bnnlib.utils import write_json
 
     params = settings.load(args.params)  # a bad file fails here, before anything runs
     projection = rates = None
@@ -183,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def save(stages: StageClock) -> None:
         rows = stages.rows
         record["stages"] = with_projection(rows, projection) if projection is not None else rows
-        _write(out, record)
+        write_json(out, record)  # atomic: a killed run leaves the last stage's record
 
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1, env={**os.environ, "PYTHONUNBUFFERED": "1"})

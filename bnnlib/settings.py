@@ -530,16 +530,16 @@ def pipeline_keys(params: Params) -> set[str]:
     return keys
 
 
-def unspelled(raw: Mapping) -> dict[str, Any]:
+def unspelled(raw: Mapping, params: Params | None = None) -> dict[str, Any]:
     """The keys :func:`pipeline_keys` names that ``raw`` leaves out, with the defaults that
-    :func:`from_dict` fills in for them.
+    :func:`from_dict` fills in for them (``params``: ``from_dict(raw)`` when already made).
 
     Loading fills a missing key with its default, but ``dvc repro`` reads ``params.yaml``
     itself and stops at the first stage whose ``params:`` list names a key the file lacks
     (``Parameters 'groups.epochs.fig5' are missing``), after every stage before it ran. The
     pipeline's ``params`` stage therefore refuses such a file up front.
     """
-    params = from_dict(raw, "settings")
+    params = from_dict(raw, "settings") if params is None else params
     out = {}
     for dotted in sorted(pipeline_keys(params)):
         node: Any = raw
@@ -721,15 +721,17 @@ def main(argv=None) -> int:
     if args.list:
         print("\n".join(describe_settings()))
         return 0
+    path = resolve(args.params)
     try:
-        params = load(args.params)
+        raw = read_yaml(path) or {}
+        params = from_dict(raw, str(path))  # what load() does, keeping the file's own keys
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    missing = unspelled(read_yaml(resolve(args.params)) or {})
+    missing = unspelled(raw, params)
     if missing:
         listed = "; ".join(f"{k} (default: {v!r})" for k, v in missing.items())
-        print(f"error: {resolve(args.params)} leaves {len(missing)} setting(s) that pipeline "
+        print(f"error: {path} leaves {len(missing)} setting(s) that pipeline "
               f"stages depend on to their defaults: {listed}. `dvc repro` needs each written "
               f"in the file (it stops at the first stage that reads a missing one); every "
               f"profile under profiles/ spells them all, and `python -m bnnlib.settings --list` "

@@ -361,5 +361,10 @@ def test_prefix_reuse_counts_the_shared_blocks_of_each_scorer():
     assert shares["sorted per generation"]["macs"] == 0.0
     # any earlier: 0, 0, 2 (with (1,1,1)), 2 (with (2,1,1)) of 12
     assert shares["any earlier candidate"]["macs"] == pytest.approx(4 / 12)
-    macs, acts = sim.block_costs([1] * 13, 1.0, 28)
+    kwargs = {"width_mult": 1.0, "small_input": True, "num_classes": 10, "in_channels": 1}
+    choices = [[1, 2]] * 13
+    table = sim.block_table("mobilenet_m1", kwargs, (1, 28, 28), choices)
+    macs, acts = sim.block_costs([1] * 13, table)
     assert len(macs) == 13 and macs[0] == 28 * 28 * (32 * 32 * 9 + 32 * 64 * 2)
+    # block 1 with groups 2: the 3x3 conv's MACs halve; input 32 and output 64 maps of 28x28
+    assert table[0, 2] == (28 * 28 * (32 * 16 * 9 + 32 * 64 * 2), 28 * 28 * (32 + 64))
