@@ -1,10 +1,12 @@
 """A params file derived from a profile: other training seeds, or toy sizes (a script rehearsal).
 
-    python bench/derive_params.py profiles/gpu.yaml OUT.yaml --seeds "[0]" [--tiny] [--set jobs=1]
+    python bench/derive_params.py profiles/gpu.yaml OUT.yaml --seeds "[0]" [--tiny [--keep-widths]] [--set jobs=1]
 
 Used by ``bench/gpu_session.sh`` to run one family's stages of a profile within a short GPU
 session (one training seed instead of three), and to rehearse that script on a CPU (``--tiny``:
-256 training images, one epoch per stage, searches of 4, narrow models). The result is
+256 training images, one epoch per stage, searches of 4, narrow models; with ``--keep-widths``
+the profile's own model widths, so that a CPU run builds, trains, searches and counts the
+operations of the very architectures a GPU run of the profile will). The result is
 validated by :mod:`bnnlib.settings` before it is written. ``--set KEY=VALUE`` changes a
 top-level setting (``jobs``, ``devices``, ``checkpoint_interval``, ...; the value read as YAML):
 in the params file every stage may hold it, whether or not it reads it, unlike the stages'
@@ -21,7 +23,7 @@ from bnnlib import settings
 
 
 def derive(raw: dict, seeds: list[int] | None = None, tiny: bool = False,
-           top: dict | None = None) -> dict:
+           top: dict | None = None, keep_widths: bool = False) -> dict:
     raw = yaml.safe_load(yaml.safe_dump(raw))  # a deep copy
     if seeds is not None:
         raw["seeds"] = list(seeds)
@@ -43,9 +45,12 @@ def derive(raw: dict, seeds: list[int] | None = None, tiny: bool = False,
             s["search"].update(population=4, topk=2, crossovers=2, mutations=2, iterations=2,
                                calib_images=64, val_images=None)
             s["proxy"].update(genomes=3, epochs=1, train_images=128, test_images=128)
-        raw["groups"]["model"]["width_mult"] = 0.5  # 16 channels in block 1: groups 16 divides them
-        for family in raw["widths"]["families"].values():
-            family["width_mult"] = 0.0625
+        if not keep_widths:
+            raw["groups"]["model"]["width_mult"] = 0.5  # 16 channels in block 1: groups 16 divides them
+            for family in raw["widths"]["families"].values():
+                family["width_mult"] = 0.0625
+    elif keep_widths:
+        raise ValueError("keep_widths only qualifies tiny (the profile's widths are kept otherwise)")
     params = settings.from_dict(raw, "derived params")  # SettingsError names any bad value
     missing = settings.unspelled(raw, params)  # dvc repro needs every key its stages read
     if missing:
@@ -59,6 +64,8 @@ def main(argv=None) -> None:
     parser.add_argument("target")
     parser.add_argument("--seeds", default=None, help='YAML list, e.g. "[0]"')
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--keep-widths", action="store_true",
+                        help="with --tiny: the profile's model widths, not narrow ones")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a top-level setting, e.g. jobs=1")
     args = parser.parse_args(argv)
@@ -71,8 +78,10 @@ def main(argv=None) -> None:
     with open(args.source) as fh:
         raw = yaml.safe_load(fh)
     seeds = yaml.safe_load(args.seeds) if args.seeds else None
+    if args.keep_widths and not args.tiny:
+        parser.error("--keep-widths qualifies --tiny (without --tiny every width is kept)")
     with open(args.target, "w") as fh:
-        yaml.safe_dump(derive(raw, seeds, args.tiny, top), fh, sort_keys=False)
+        yaml.safe_dump(derive(raw, seeds, args.tiny, top, args.keep_widths), fh, sort_keys=False)
 
 
 if __name__ == "__main__":

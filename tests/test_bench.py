@@ -157,6 +157,12 @@ def test_derive_params_changes_only_what_it_says(tmp_path):
     for variant in VARIANTS["groups"]:  # every uniform row of the groups study builds at toy width
         build("mobilenet_m1", **variant_kwargs("mobilenet_m1", "groups", variant,
                                                tiny["groups"]["model"]["width_mult"]))
+    wide = derive_params.derive(raw, tiny=True, keep_widths=True)  # toy sizes, the gpu widths
+    assert wide["groups"]["model"] == raw["groups"]["model"]
+    assert wide["widths"]["families"]["vgg_small"]["width_mult"] == 1.0
+    assert wide["data"] == tiny["data"] and wide["groups"]["search"] == tiny["groups"]["search"]
+    with pytest.raises(ValueError, match="keep_widths only qualifies tiny"):
+        derive_params.derive(raw, keep_widths=True)
     with pytest.raises(settings.SettingsError, match="seeds"):
         derive_params.derive(raw, seeds=[-1])
     one_job = derive_params.derive(raw, top={"jobs": 1})  # any stage's params may hold it
