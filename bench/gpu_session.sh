@@ -8,7 +8,8 @@
 #   bash bench/gpu_session.sh OUT [FAMILY] [SEEDS]     e.g. bash bench/gpu_session.sh /tmp/out vgg_small "[0]"
 #
 # Environment: TINY=1 runs everything at toy sizes on the CPU (a rehearsal of this script);
-# SN_ARGS, bench_supernet's options in place of the default; PARTS, which parts run (default "tests train paper supernet fit jobs stages"); JOBS_ARGS, bench_jobs's options; STAGES, the stages
+# SN_ARGS, bench_supernet's options in place of the default; PARTS, which parts run (default "tests train paper supernet fit jobs stages";
+# "profile" also exists: torch.profiler of one-shot scoring and of the binary/real steps, PROF_ARGS its options); JOBS_ARGS, bench_jobs's options; STAGES, the stages
 # of part "stages" (default "uniform supernet proxy search retrain"); STAGE_SET, top-level
 # settings changed in the stages' params file (space-separated KEY=VALUE, e.g. "jobs=1");
 # PYTHON (default python3); RUNS, where the stages write (default /tmp/bnn_gpu_runs); BUDGET,
@@ -59,6 +60,7 @@ if [ "${TINY:-0}" = 1 ]; then
     SN="--genomes 1 --steps 1 --batch 8 --calib 16 --val 16 --evals 1 --eval-batch 8 16"
     FIT="--images 64 --epochs 2 --batch 16"
     JOBS="--families vgg_small --images 32 --epochs 1 --batch 16 --trainings 2 --jobs 2"
+    PROF="--families vgg_small --what oneshot step --calib 16 --val 16 --eval-batch 16 --evals 1 --steps 1 --batch 8"
     GPUSIZES="--sizes cpu"; PAPERSIZES="--sizes cpu"; BATCH=8
 else
     DEVICE=cuda
@@ -66,6 +68,7 @@ else
     SN=${SN_ARGS:-"--genomes 1 --steps 4 --evals 12 --calib 1000 --val 5000 --eval-batch 1000 5000"}
     FIT="--images 20000 --epochs 3"
     JOBS=${JOBS_ARGS:-"--families vgg_small mobilenet_m1 --images 55000 --epochs 2 --trainings 6 --jobs 2 3 6"}
+    PROF=${PROF_ARGS:-"--families mobilenet_m1 mobilenet_m2 vgg_small --what oneshot step --calib 1000 --val 5000 --eval-batch 5000 --evals 6 --steps 10"}
     GPUSIZES="--sizes gpu"; PAPERSIZES="--sizes paper"; BATCH=512
 fi
 $PY -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" \
@@ -90,6 +93,10 @@ want fit && part bench_fit_gpu 60 $PY bench/bench_fit.py --device $DEVICE $GPUSI
 # several trainings at once (the jobs setting) against one after another
 want jobs && part bench_jobs_gpu 240 $PY bench/bench_jobs.py --device $DEVICE $GPUSIZES $JOBS \
     --json "$WORK/bench_jobs_gpu.json"
+
+# where the time goes: one-shot scoring (M1 missed 1,000/min) and binary vs real steps
+want profile && part profile_ops_gpu 180 $PY bench/profile_ops.py --device $DEVICE $GPUSIZES $PROF \
+    --trace "$WORK/traces" --json "$WORK/profile_ops_gpu.json"
 
 # 3. the gpu profile's stages for one family, with the given training seeds: a params file
 #    derived from profiles/gpu.yaml (only `seeds` changed; toy sizes with TINY=1)

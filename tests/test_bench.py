@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -374,3 +375,57 @@ def test_prefix_reuse_counts_the_shared_blocks_of_each_scorer():
     assert len(macs) == 13 and macs[0] == 28 * 28 * (32 * 32 * 9 + 32 * 64 * 2)
     # block 1 with groups 2: the 3x3 conv's MACs halve; input 32 and output 64 maps of 28x28
     assert table[0, 2] == (28 * 28 * (32 * 16 * 9 + 32 * 64 * 2), 28 * 28 * (32 + 64))
+
+
+def test_profile_ops_kinds_busy_fraction_and_launches_from_profiler_events():
+    import profile_ops
+    from types import SimpleNamespace as Event
+
+    assert profile_ops.kind_of("aten::cudnn_convolution") == "conv/matmul"
+    assert profile_ops.kind_of("sm90_xmma_fprop_implicit_gemm_bf16") == "conv/matmul"
+    assert profile_ops.kind_of("cudnn::bn_fw_inf_1C11_kernel_NHWC") == "batch norm"  # not conv
+    assert profile_ops.kind_of("fwd_0d1d2d") == "quantizer"  # bnnlib.fused's Triton kernel
+    assert profile_ops.kind_of("void at::native::vectorized_elementwise_kernel<MulFunctor>") \
+        == "elementwise"
+    assert profile_ops.kind_of("aten::max_pool2d_with_indices") == "pooling"
+    assert profile_ops.kind_of("something_else") == "other"
+    cuda = "DeviceType.CUDA"
+    events = [  # 2 items: operators (CPU) and their kernels (device), times in microseconds
+        Event(key="aten::conv2d", count=4, device_type="DeviceType.CPU",
+              self_cpu_time_total=900.0, self_device_time_total=0.0),
+        Event(key="cudaLaunchKernel", count=10, device_type="DeviceType.CPU",
+              self_cpu_time_total=100.0, self_device_time_total=0.0),
+        Event(key="implicit_gemm_kernel", count=4, device_type=cuda,
+              self_cpu_time_total=0.0, self_device_time_total=3000.0),
+        Event(key="vectorized_elementwise_kernel", count=6, device_type=cuda,
+              self_cpu_time_total=0.0, self_device_time_total=1000.0),
+    ]
+    out = profile_ops.summarize(events, wall_s=0.008, count=2, device=torch.device("cuda"))
+    assert out["time_basis"] == "device kernels"
+    assert out["shares"]["conv/matmul"] == pytest.approx(0.75)
+    assert out["shares"]["elementwise"] == pytest.approx(0.25)
+    assert sum(out["shares"].values()) == pytest.approx(1.0)
+    assert out["busy_fraction"] == pytest.approx(0.004 / 0.008)  # 4 ms of kernels in 8 ms
+    assert out["launches_per_item"] == 5
+    assert out["op_s_per_item"] == pytest.approx(0.002)
+    assert [t["name"] for t in out["top"]] == ["implicit_gemm_kernel", "vectorized_elementwise_kernel"]
+    assert out["top"][1]["calls_per_item"] == 3
+    cpu = profile_ops.summarize(events, wall_s=0.008, count=2, device=torch.device("cpu"))
+    assert cpu["shares"]["conv/matmul"] == pytest.approx(0.9) and "busy_fraction" not in cpu
+
+
+def test_profile_ops_runs_the_stages_code_on_the_cpu(tmp_path):
+    import profile_ops
+
+    out = tmp_path / "prof.json"
+    rows = profile_ops.main(["--what", "oneshot", "step", "--families", "vgg_small",
+                             "--calib", "16", "--val", "16", "--eval-batch", "16", "--evals", "1",
+                             "--steps", "1", "--batch", "8", "--json", str(out)])
+    assert [(r["what"], r.get("binary")) for r in rows] == [
+        ("oneshot", None), ("step", True), ("step", False)]
+    for r in rows:
+        assert sum(r["shares"].values()) == pytest.approx(1.0)
+        assert r["shares"]["conv/matmul"] > 0 and r["plain_s_per_item"] > 0
+    assert rows[0]["images_per_s"] == pytest.approx(32 / rows[0]["plain_s_per_item"])
+    assert rows[1]["shares"]["quantizer"] > 0 and rows[2]["shares"]["quantizer"] == 0
+    assert json.loads(out.read_text())["rows"][0]["family"] == "vgg_small"
