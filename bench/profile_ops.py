@@ -196,7 +196,7 @@ def profile_step(family: str, args, device: torch.device) -> list[dict]:
         step = make_step(model, x, y, device)
         for _ in range(2):
             step()
-        plain, wall, events = _profiled(lambda _i: step(), args.steps, device, args.trace,
+        plain, wall, events = _profiled(lambda _i, step=step: step(), args.steps, device, args.trace,
                                         f"step_{family}_{'binary' if binary else 'real'}")
         row = summarize(events, wall, args.steps, device)
         row.update(family=family, what="step", binary=binary, batch=bs,

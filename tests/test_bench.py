@@ -378,8 +378,9 @@ def test_prefix_reuse_counts_the_shared_blocks_of_each_scorer():
 
 
 def test_profile_ops_kinds_busy_fraction_and_launches_from_profiler_events():
-    import profile_ops
     from types import SimpleNamespace as Event
+
+    import profile_ops
 
     assert profile_ops.kind_of("aten::cudnn_convolution") == "conv/matmul"
     assert profile_ops.kind_of("sm90_xmma_fprop_implicit_gemm_bf16") == "conv/matmul"
