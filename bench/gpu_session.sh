@@ -60,7 +60,7 @@ if [ "${TINY:-0}" = 1 ]; then
     SN="--genomes 1 --steps 1 --batch 8 --calib 16 --val 16 --evals 1 --eval-batch 8 16"
     FIT="--images 64 --epochs 2 --batch 16"
     JOBS="--families vgg_small --images 32 --epochs 1 --batch 16 --trainings 2 --jobs 2"
-    PROF="--families vgg_small --what oneshot step --calib 16 --val 16 --eval-batch 16 --evals 1 --steps 1 --batch 8"
+    PROF="--families vgg_small mobilenet_m1 --what oneshot step --group-conv grouped dense --calib 16 --val 16 --eval-batch 16 --evals 1 --steps 1 --batch 8"
     GPUSIZES="--sizes cpu"; PAPERSIZES="--sizes cpu"; BATCH=8
 else
     DEVICE=cuda
@@ -68,7 +68,7 @@ else
     SN=${SN_ARGS:-"--genomes 1 --steps 4 --evals 12 --calib 1000 --val 5000 --eval-batch 1000 5000"}
     FIT="--images 20000 --epochs 3"
     JOBS=${JOBS_ARGS:-"--families vgg_small mobilenet_m1 --images 55000 --epochs 2 --trainings 6 --jobs 2 3 6"}
-    PROF=${PROF_ARGS:-"--families mobilenet_m1 mobilenet_m2 vgg_small --what oneshot step --calib 1000 --val 5000 --eval-batch 5000 --evals 6 --steps 10"}
+    PROF=${PROF_ARGS:-"--families mobilenet_m1 mobilenet_m2 vgg_small --what oneshot step --group-conv grouped dense --calib 1000 --val 5000 --eval-batch 5000 --evals 6 --steps 10"}
     GPUSIZES="--sizes gpu"; PAPERSIZES="--sizes paper"; BATCH=512
 fi
 $PY -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" \

@@ -24,7 +24,10 @@ candidates drawn as stage 03 draws them, ``bench/bench_supernet.py``; or fit's s
   Python, synchronisation), and faster kernels would not help;
 - kernels launched per candidate (per step).
 
-Chrome traces for ``chrome://tracing`` / Perfetto with ``--trace DIR``.
+Chrome traces for ``chrome://tracing`` / Perfetto with ``--trace DIR``. ``--group-conv grouped
+dense`` profiles the one-shot scoring twice, the second time with ``BNNLIB_DENSE_GROUPS=1``
+(``bnnlib.dynamic``: each grouped convolution run as a dense one with a block-diagonal weight),
+so the two are compared on the same candidates in one run.
 
     python bench/profile_ops.py --what oneshot --device cuda --sizes gpu --families mobilenet_m1 \
         --calib 1000 --val 5000 --eval-batch 5000 --json out.json
@@ -34,7 +37,9 @@ Chrome traces for ``chrome://tracing`` / Perfetto with ``--trace DIR``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import time
 from collections import defaultdict
@@ -46,7 +51,7 @@ from bench_train import batch as random_batch
 from bench_train import device_name, make_step, sync
 from sizes import FAMILIES, profile_input, profile_kwargs, uniform_kwargs
 
-from bnnlib import supernet
+from bnnlib import settings, supernet
 from bnnlib.evaluators import OneShotEvaluator
 from bnnlib.models import build
 
@@ -155,8 +160,23 @@ def _profiled(run_one, count: int, device: torch.device, trace: str | None, tag:
     return plain, wall, prof.key_averages()
 
 
-def profile_oneshot(family: str, args, device: torch.device) -> dict:
-    """The one-shot evaluator of stage 03 on ``args.evals`` candidates of ``family``."""
+@contextlib.contextmanager
+def group_conv(mode: str):
+    """``BNNLIB_DENSE_GROUPS`` for the block: ``"dense"`` sets it to 1, ``"grouped"`` to 0."""
+    old = os.environ.get("BNNLIB_DENSE_GROUPS")
+    os.environ["BNNLIB_DENSE_GROUPS"] = "1" if mode == "dense" else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["BNNLIB_DENSE_GROUPS"]
+        else:
+            os.environ["BNNLIB_DENSE_GROUPS"] = old
+
+
+def profile_oneshot(family: str, args, device: torch.device, mode: str = "grouped") -> dict:
+    """The one-shot evaluator of stage 03 on ``args.evals`` candidates of ``family``, with the
+    dynamic layers' grouped convolutions run as ``mode`` (``grouped`` or ``dense``)."""
     inp = profile_input(family, args.sizes)
     torch.manual_seed(0)
     sn = supernet.build(family, num_classes=inp["classes"], in_channels=inp["shape"][0],
@@ -171,15 +191,18 @@ def profile_oneshot(family: str, args, device: torch.device) -> dict:
                                     2 * args.evals + 1)
     ev = OneShotEvaluator(sn, calib, val, calib_images=None, val_images=None,
                           batch_size=args.eval_batch)
-    ev(pool[-1])  # warm-up: first kernels
 
     def one(i: int) -> None:
         sn.ops(pool[i], inp["shape"])  # the budget check of the search
         ev(pool[i])
 
-    plain, wall, events = _profiled(one, args.evals, device, args.trace, f"oneshot_{family}")
+    with group_conv(mode):
+        ev(pool[-1])  # warm-up: first kernels
+        plain, wall, events = _profiled(one, args.evals, device, args.trace,
+                                        f"oneshot_{family}_{mode}")
     row = summarize(events, wall, args.evals, device)
-    row.update(family=family, what="oneshot", candidates=drawn, plain_s_per_item=plain,
+    row.update(family=family, what="oneshot", group_conv=mode, candidates=drawn,
+               plain_s_per_item=plain,
                per_min=60.0 / plain, images_per_s=(args.calib + args.val) / plain)
     return row
 
@@ -206,7 +229,8 @@ def profile_step(family: str, args, device: torch.device) -> list[dict]:
 
 
 def print_row(row: dict) -> None:
-    label = (f"{row['family']} one-shot candidate ({row['candidates']})" if row["what"] == "oneshot"
+    label = (f"{row['family']} one-shot candidate ({row['candidates']}; {row['group_conv']} "
+             "convolutions)" if row["what"] == "oneshot"
              else f"{row['family']} {'binary' if row['binary'] else 'real-valued'} step, "
                   f"batch {row['batch']}")
     head = f"== {label}: {1e3 * row['plain_s_per_item']:.1f} ms each"
@@ -237,6 +261,9 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--evals", type=int, default=6, help="candidates profiled (and as many timed plainly)")
     parser.add_argument("--steps", type=int, default=10, help="training steps profiled (and timed plainly)")
     parser.add_argument("--batch", type=int, default=None, help="training batch (default: the profile's)")
+    parser.add_argument("--group-conv", nargs="+", choices=("grouped", "dense"), default=["grouped"],
+                        help="one-shot scoring's grouped convolutions as grouped kernels and/or "
+                             "as dense ones with a block-diagonal weight (one row each)")
     parser.add_argument("--trace", default=None, help="directory for Chrome traces")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
@@ -251,8 +278,10 @@ def main(argv=None) -> list[dict]:
     rows: list[dict] = []
     for family in args.families:
         for what in args.what:
-            new = ([profile_oneshot(family, args, device)] if what == "oneshot"
-                   else profile_step(family, args, device))
+            # only the groups study's supernets have grouped convolutions
+            modes = args.group_conv if settings.study_of(family) == "groups" else ["grouped"]
+            new = ([profile_oneshot(family, args, device, mode) for mode in modes]
+                   if what == "oneshot" else profile_step(family, args, device))
             for row in new:
                 print_row(row)
             rows += new

@@ -14,9 +14,20 @@ Each layer holds the largest weight and computes with a part of it chosen at run
 
 They implement ``active_macs`` so ``bnnlib.flops.count`` counts what they compute, and
 ``active_weight()`` returning the weight a static model of the same candidate would hold.
+
+``BNNLIB_DENSE_GROUPS=1`` (read at every forward, off by default) makes ``DynamicGroupConv2d``
+run a candidate's grouped convolution as one dense convolution whose weight is the quantized
+crop placed on the block diagonal, zeros elsewhere: the same result (up to the order of the
+sums; exact for binary inputs and unscaled binary weights) for ``g`` times the multiply-adds.
+It is an experiment for GPUs, where a grouped kernel with few channels per group can take as
+long as the dense one (docs/gpu.md: M1's binary step ran as fast at groups 4 as at groups 1);
+``bench/profile_ops.py --group-conv grouped dense`` times both. The FLOP count is the grouped
+one either way: it counts what the architecture needs, not how a kernel computes it.
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +50,27 @@ def block_diagonal_crop(weight: torch.Tensor, groups: int) -> torch.Tensor:
     w = weight.reshape(groups, cout // groups, groups, cin // groups, kh, kw)
     diag = torch.diagonal(w, dim1=0, dim2=2)  # (C_out/g, C_in/g, k, k, g)
     return diag.permute(4, 0, 1, 2, 3).reshape(cout, cin // groups, kh, kw)
+
+
+def dense_groups() -> bool:
+    """Whether ``DynamicGroupConv2d`` computes grouped convolutions densely
+    (``BNNLIB_DENSE_GROUPS=1``; module docstring)."""
+    return os.environ.get("BNNLIB_DENSE_GROUPS", "0") == "1"
+
+
+def block_diagonal_dense(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """The dense (C_out, C_in, k, k) weight equal to the grouped ``weight`` (C_out, C_in/g, k, k):
+    output block ``i`` reads input block ``i`` through ``weight``'s rows of block ``i``, zeros
+    elsewhere (the inverse of :func:`block_diagonal_crop` on a block-diagonal weight)."""
+    if groups == 1:
+        return weight
+    cout, cin_g, kh, kw = weight.shape
+    if cout % groups:
+        raise ValueError(f"groups={groups} must divide C_out={cout}")
+    dense = weight.new_zeros(groups, cout // groups, groups, cin_g, kh, kw)
+    idx = torch.arange(groups, device=weight.device)
+    dense[idx, :, idx] = weight.reshape(groups, cout // groups, cin_g, kh, kw)
+    return dense.reshape(cout, groups * cin_g, kh, kw)
 
 
 def _conv_macs(out: torch.Tensor, cin_per_group: int, kernel) -> int:
@@ -71,8 +103,11 @@ class DynamicGroupConv2d(_FromConv, QuantConv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.quantized_weight(self.active_weight())
+        groups = self.active_groups
+        if groups > 1 and dense_groups():
+            w, groups = block_diagonal_dense(w, groups), 1
         return F.conv2d(self.quantize_input(x), w, None, self.stride, self.padding,
-                        self.dilation, self.active_groups)
+                        self.dilation, groups)
 
     def active_macs(self, inp, out) -> tuple[int, int]:
         cin_g = self.in_channels // self.active_groups

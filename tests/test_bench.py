@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -430,3 +431,11 @@ def test_profile_ops_runs_the_stages_code_on_the_cpu(tmp_path):
     assert rows[0]["images_per_s"] == pytest.approx(32 / rows[0]["plain_s_per_item"])
     assert rows[1]["shares"]["quantizer"] > 0 and rows[2]["shares"]["quantizer"] == 0
     assert json.loads(out.read_text())["rows"][0]["family"] == "vgg_small"
+    # the groups study's scoring with grouped kernels and with dense block-diagonal ones
+    m1 = profile_ops.main(["--what", "oneshot", "--families", "mobilenet_m1", "vgg_small",
+                           "--group-conv", "grouped", "dense", "--calib", "16", "--val", "16",
+                           "--eval-batch", "16", "--evals", "1"])
+    assert [(r["family"], r["group_conv"]) for r in m1] == [
+        ("mobilenet_m1", "grouped"), ("mobilenet_m1", "dense"), ("vgg_small", "grouped")]
+    assert m1[0]["candidates"].startswith("within MaxFLOPs")
+    assert "BNNLIB_DENSE_GROUPS" not in os.environ  # restored

@@ -11,7 +11,7 @@ from torch.utils.data import TensorDataset
 
 from bnnlib import flops, models, supernet
 from bnnlib.bn import fixed_subset, recalibrate_bn
-from bnnlib.dynamic import DynamicGroupConv2d, block_diagonal_crop
+from bnnlib.dynamic import DynamicGroupConv2d, block_diagonal_crop, block_diagonal_dense
 from bnnlib.evaluators import FinetuneEvaluator, OneShotEvaluator
 from bnnlib.layers import QuantConv2d
 from bnnlib.train import Recipe
@@ -62,6 +62,55 @@ def test_crop_equals_dense_conv_with_block_diagonal_mask(groups):
         mask[i * 16 // groups:(i + 1) * 16 // groups, i * 8 // groups:(i + 1) * 8 // groups] = 1
     x = torch.randn(2, 8, 7, 7)
     assert torch.allclose(dyn(x), F.conv2d(x, dyn.weight * mask, stride=2, padding=1), atol=1e-5)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4, 8])
+def test_block_diagonal_dense_is_the_crop_on_the_diagonal(groups):
+    full = torch.randn(16, 8, 3, 3)
+    crop = block_diagonal_crop(full, groups)
+    dense = block_diagonal_dense(crop, groups)
+    assert dense.shape == full.shape
+    co, ci = 16 // groups, 8 // groups
+    for i in range(groups):  # the crop's block i on the diagonal, zeros beside it
+        blk = dense[i * co:(i + 1) * co]
+        assert torch.equal(blk[:, i * ci:(i + 1) * ci], full[i * co:(i + 1) * co, i * ci:(i + 1) * ci])
+        assert not blk[:, :i * ci].any() and not blk[:, (i + 1) * ci:].any()
+    assert torch.equal(block_diagonal_crop(dense, groups), crop)
+    with pytest.raises(ValueError, match="groups=3 must divide C_out=16"):
+        block_diagonal_dense(torch.randn(16, 2, 3, 3), 3)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_m1", "mobilenet_m3"])
+def test_dense_groups_switch_gives_the_grouped_forward_and_gradients(name, monkeypatch):
+    sn = _supernet(name)
+    genome = sn.sample(np.random.default_rng(3))
+    assert max(genome) > 1  # some layer grouped
+    sn.set_genome(genome)
+    sn.train()
+    x = torch.randn(4, 1, 28, 28)
+
+    def run():
+        sn.zero_grad()
+        out = sn(x)
+        out.square().sum().backward()
+        return out.detach(), [p.grad.clone() for p in sn.parameters() if p.grad is not None]
+
+    import bnnlib.dynamic as dynamic
+
+    seen = []  # the groups of every conv the model runs
+    conv2d = dynamic.F.conv2d
+    monkeypatch.setattr(dynamic.F, "conv2d", lambda *a: seen.append(a[6]) or conv2d(*a))
+    monkeypatch.delenv("BNNLIB_DENSE_GROUPS", raising=False)
+    out, grads = run()
+    assert max(seen) == max(genome)
+    seen.clear()
+    monkeypatch.setenv("BNNLIB_DENSE_GROUPS", "1")
+    out_d, grads_d = run()
+    assert set(seen) == {1}  # every grouped conv ran densely
+    assert torch.allclose(out, out_d, atol=1e-4, rtol=1e-4)
+    assert len(grads) == len(grads_d)
+    for g, gd in zip(grads, grads_d, strict=True):  # the zeros off the diagonal get no update
+        assert torch.allclose(g, gd, atol=1e-4, rtol=1e-3)
 
 
 def test_xnor_scale_is_computed_on_the_crop():
