@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU session of measurements, as recorded in docs/benchmarks.md and docs/pipeline.md
+# One GPU session of measurements, as recorded in docs/gpu.md and docs/pipeline.md
 # ("The gpu profile"): the CUDA tests, the benchmarks at the gpu and paper sizes, then the gpu
 # profile's stages for one family, each part timed. Every part has its own time limit and the
 # session goes on when one fails. Results are written to a work folder and packed after every
@@ -7,14 +7,21 @@
 #
 #   bash bench/gpu_session.sh OUT [FAMILY] [SEEDS]     e.g. bash bench/gpu_session.sh /tmp/out vgg_small "[0]"
 #
-# Environment: TINY=1 runs everything at toy sizes on the CPU (a rehearsal of this script);
-# SN_ARGS, bench_supernet's options in place of the default; PARTS, which parts run (default "tests train paper supernet fit jobs stages";
-# "profile" also exists: torch.profiler of one-shot scoring and of the binary/real steps, PROF_ARGS its options); JOBS_ARGS, bench_jobs's options; STAGES, the stages
-# of part "stages" (default "uniform supernet proxy search retrain"); STAGE_SET, top-level
-# settings changed in the stages' params file (space-separated KEY=VALUE, e.g. "jobs=1");
-# PYTHON (default python3); RUNS, where the stages write (default /tmp/bnn_gpu_runs); BUDGET,
-# seconds for the whole session (each part's limit is cut to what is left; a stage stopped at
-# its limit is recorded with rc 124 and its seconds: its per-item lines show how far it got).
+# Environment:
+#   TINY=1      everything at toy sizes on the CPU (a rehearsal of this script)
+#   PARTS       which parts run, in this order whatever the order named: tests, profile
+#               (torch.profiler of one-shot scoring and of binary/real steps: bench/profile_ops.py),
+#               train, paper, supernet, supernet-paper (bench_supernet at the paper sizes), fit,
+#               jobs, stages (default "tests train paper supernet fit jobs stages")
+#   SN_ARGS, SNP_ARGS, PROF_ARGS, JOBS_ARGS
+#               options of bench_supernet (gpu sizes), bench_supernet (paper sizes),
+#               profile_ops and bench_jobs in place of the defaults below
+#   STAGES      the stages of part "stages" (default "uniform supernet proxy search retrain")
+#   STAGE_SET   top-level settings changed in the stages' params file (KEY=VALUE ..., e.g. "jobs=1")
+#   PYTHON      (default python3); RUNS, where the stages write (default /tmp/bnn_gpu_runs)
+#   BUDGET      seconds for the whole session (each part's limit is cut to what is left; a stage
+#               stopped at its limit is recorded with rc 124 and its seconds: its per-item lines
+#               show how far it got)
 # Needs bnnlib's dependencies but not dvc, dvclive or papermill (the stages run directly). The
 # device image of 2026-11 lacks ruamel.yaml (settings): carry its wheel (pure Python).
 set -u
@@ -60,6 +67,7 @@ if [ "${TINY:-0}" = 1 ]; then
     SN="--genomes 1 --steps 1 --batch 8 --calib 16 --val 16 --evals 1 --eval-batch 8 16"
     FIT="--images 64 --epochs 2 --batch 16"
     JOBS="--families vgg_small --images 32 --epochs 1 --batch 16 --trainings 2 --jobs 2"
+    SNP="--families vgg_small --genomes 1 --steps 1 --batch 8 --calib 16 --val 16 --evals 1 --eval-batch 16 --autotune off"
     PROF="--families vgg_small mobilenet_m1 --what oneshot step --group-conv grouped dense --calib 16 --val 16 --eval-batch 16 --evals 1 --steps 1 --batch 8"
     GPUSIZES="--sizes cpu"; PAPERSIZES="--sizes cpu"; BATCH=8
 else
@@ -68,6 +76,7 @@ else
     SN=${SN_ARGS:-"--genomes 1 --steps 4 --evals 12 --calib 1000 --val 5000 --eval-batch 1000 5000"}
     FIT="--images 20000 --epochs 3"
     JOBS=${JOBS_ARGS:-"--families vgg_small mobilenet_m1 --images 55000 --epochs 2 --trainings 6 --jobs 2 3 6"}
+    SNP=${SNP_ARGS:-"--genomes 2 --steps 4 --evals 3 --calib 500 --val 1000 --eval-batch 250 --autotune off"}
     PROF=${PROF_ARGS:-"--families mobilenet_m1 mobilenet_m2 vgg_small --what oneshot step --group-conv grouped dense --calib 1000 --val 5000 --eval-batch 5000 --evals 6 --steps 10"}
     GPUSIZES="--sizes gpu"; PAPERSIZES="--sizes paper"; BATCH=512
 fi
@@ -80,7 +89,12 @@ if [ "$DEVICE" = cuda ] && want tests; then
         tests/test_fused_cuda.py tests/test_train.py -k "cuda"
 fi
 
-# 2. benchmarks: training step binary vs real, supernet vs static + one-shot evaluations,
+# 2a. where the time goes: one-shot scoring (M1 missed 1,000/min) and binary vs real steps,
+#     grouped convolutions as grouped and as dense kernels (bnnlib.dynamic)
+want profile && part profile_ops_gpu 180 $PY bench/profile_ops.py --device $DEVICE $GPUSIZES $PROF \
+    --trace "$WORK/traces" --json "$WORK/profile_ops_gpu.json"
+
+# 2b. benchmarks: training step binary vs real, supernet vs static + one-shot evaluations,
 #    fit vs the bare step loop
 want train && part bench_train_gpu 120 $PY bench/bench_train.py --device $DEVICE $GPUSIZES --batch-size $BATCH \
     --expansion 1 4 --groups 1 4 $TR --json "$WORK/bench_train_gpu.json"
@@ -88,15 +102,14 @@ want paper && part bench_train_paper 120 $PY bench/bench_train.py --device $DEVI
     --expansion 1 4 --groups 1 $TR --json "$WORK/bench_train_paper.json"
 want supernet && part bench_supernet_gpu 240 $PY bench/bench_supernet.py --device $DEVICE $GPUSIZES $SN \
     --json "$WORK/bench_supernet_gpu.json"
+# supernet vs static at the paper sizes (ImageNet 224 / CIFAR-10; issue 13 asks for both sizes)
+want supernet-paper && part bench_supernet_paper 240 $PY bench/bench_supernet.py --device $DEVICE $PAPERSIZES $SNP \
+    --json "$WORK/bench_supernet_paper.json"
 want fit && part bench_fit_gpu 60 $PY bench/bench_fit.py --device $DEVICE $GPUSIZES $FIT \
     --json "$WORK/bench_fit_gpu.json"
 # several trainings at once (the jobs setting) against one after another
 want jobs && part bench_jobs_gpu 240 $PY bench/bench_jobs.py --device $DEVICE $GPUSIZES $JOBS \
     --json "$WORK/bench_jobs_gpu.json"
-
-# where the time goes: one-shot scoring (M1 missed 1,000/min) and binary vs real steps
-want profile && part profile_ops_gpu 180 $PY bench/profile_ops.py --device $DEVICE $GPUSIZES $PROF \
-    --trace "$WORK/traces" --json "$WORK/profile_ops_gpu.json"
 
 # 3. the gpu profile's stages for one family, with the given training seeds: a params file
 #    derived from profiles/gpu.yaml (only `seeds` changed; toy sizes with TINY=1)

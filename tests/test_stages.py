@@ -100,15 +100,33 @@ def test_other_data_of_the_same_size_starts_training_over(study, tmp_path, capsy
     assert "starting over: data.train" in log_of(capsys)
 
 
-def test_a_corrupt_checkpoint_costs_only_itself(study, capsys):
+def test_a_finished_item_keeps_its_final_checkpoint_only(study, capsys):
+    """A finished item's last.pt is its final checkpoint (weights, no optimizer state) and no
+    best.pt is kept; rerun, it resumes finished; corrupt, it costs only itself (retrained)."""
+    import torch
+
+    from bnnlib.utils import load_checksummed
+
     s = study("uniform", "vgg_small", epochs=2)
-    common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0}, 0)
+    first = common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0}, 0)
     item = s.runs_dir / "uniform/vgg_small/uniform1x/seed0"
+    assert {p.name for p in item.iterdir()} == {"history.json", "last.pt", "live", "result.json"}
+    saved = load_checksummed(item / "last.pt")
+    assert saved["final"] and saved["optimizer"] is None and saved["epoch"] == 2
+    before = (item / "last.pt").read_bytes()
+    log_of(capsys)
+    again = common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0}, 0)
+    assert "resumed from" in log_of(capsys) and again["weights"] == first["weights"]
+    assert (item / "last.pt").read_bytes() == before  # not rewritten
     (item / "last.pt").write_bytes(b"truncated")
     with pytest.warns(RuntimeWarning, match=r"last.pt is not a bnnlib checkpoint"):
-        common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0}, 0)
-    assert "resumed from" in log_of(capsys)
-    assert {p.name for p in item.iterdir()} >= {"best.pt", "history.json", "last.pt.corrupt", "last.pt"}
+        third = common.train_item(s, "uniform", "uniform1x", {"expansion": 1.0}, 0)
+    assert "resumed from" not in log_of(capsys)  # nothing to resume from: trained again
+    assert third["weights"] == first["weights"] and third["test_top1"] == first["test_top1"]
+    assert {p.name for p in item.iterdir()} == {"history.json", "last.pt", "last.pt.corrupt",
+                                                "live", "result.json"}
+    retrained = load_checksummed(item / "last.pt")["model"]
+    assert all(torch.equal(retrained[k], v) for k, v in saved["model"].items())
 
 
 # ---- supernets and searches ---------------------------------------------------------------------

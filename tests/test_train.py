@@ -519,3 +519,52 @@ def test_cuda_amp_channels_last_and_cpu_reload(tmp_path):
     on_cpu = evaluate(cpu_model, train)
     on_gpu = evaluate(model, train, amp=False)
     assert abs(on_cpu["loss"] - on_gpu["loss"]) < 1e-3
+
+
+def test_a_finished_run_keeps_a_final_checkpoint_without_optimizer_state(tmp_path, monkeypatch):
+    """last.pt of a finished run drops the optimizer's state (its epochs are in the identity:
+    it never trains further); resuming it changes nothing; ``keep_best=False`` drops best.pt;
+    a finished run's whole-state last.pt (an earlier version's) is made final when resumed."""
+    from bnnlib import train as train_mod
+    from bnnlib.utils import load_checksummed
+
+    train, val = synthetic_images(n=64), synthetic_images(n=32, seed=1, augment=None)
+    reference = new_model()
+    ref = fit(reference, train, val, out_dir=tmp_path / "ref", **COMMON)
+    saved = load_checksummed(tmp_path / "ref" / "last.pt")
+    assert saved["final"] and saved["optimizer"] is None and saved["epoch"] == 3
+    assert ref.best_checkpoint is not None  # keep_best defaults to True for fit's callers
+    mid = tmp_path / "mid"  # a whole run state after epoch 1 of 3: weights + 2 Adam moments
+    with pytest.raises(Killed):
+        fit(new_model(), train, val, out_dir=mid, before_step=kill_at(2), **COMMON)
+    assert load_checksummed(mid / "last.pt")["optimizer"]["state"]
+    weight_bytes = sum(4 * p.numel() for p in reference.parameters())
+    # the two moments' bytes (less the longer history of the finished run)
+    saved_bytes = (mid / "last.pt").stat().st_size - (tmp_path / "ref" / "last.pt").stat().st_size
+    assert saved_bytes > 1.5 * weight_bytes
+
+    before = (tmp_path / "ref" / "last.pt").read_bytes()
+    model = new_model(seed=9)
+    again = fit(model, train, val, out_dir=tmp_path / "ref", **COMMON)
+    assert again.resumed_from == {"epoch": 3, "step_in_epoch": 0, "global_step": 6}
+    assert_same_weights(model, reference)
+    assert again.history == ref.history
+    assert (tmp_path / "ref" / "last.pt").read_bytes() == before  # not rewritten
+
+    slim = fit(new_model(), train, val, out_dir=tmp_path / "slim", keep_best=False, **COMMON)
+    assert slim.best_checkpoint is None and not (tmp_path / "slim" / "best.pt").exists()
+    assert without_timing([slim.best]) == without_timing([ref.best])  # still recorded
+
+    # an earlier version wrote whole run states to the end: resumed, it becomes final
+    monkeypatch.setattr(train_mod, "_finish", lambda run, state: None)
+    real_save = train_mod._save_epoch_end
+    monkeypatch.setattr(train_mod, "_save_epoch_end",
+                        lambda run, state, is_best, final=False: real_save(run, state, is_best))
+    fit(new_model(), train, val, out_dir=tmp_path / "old", **COMMON)
+    assert load_checksummed(tmp_path / "old" / "last.pt")["optimizer"] is not None
+    monkeypatch.undo()
+    model = new_model(seed=4)
+    old = fit(model, train, val, out_dir=tmp_path / "old", keep_best=False, **COMMON)
+    assert old.resumed_from["epoch"] == 3 and old.best_checkpoint is None
+    assert load_checksummed(tmp_path / "old" / "last.pt")["final"]
+    assert_same_weights(model, reference)

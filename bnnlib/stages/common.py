@@ -162,8 +162,10 @@ def fit_item(build, out_dir: Path, train, val, *, code: tuple[str, ...] = TRAINI
 
     ``build()`` must make the same initial model every call (seed inside); the digest of its
     weights, the code digest of ``code`` and ``context`` join the checkpoint identity.
-    Returns ``(model, FitResult)``.
+    Returns ``(model, FitResult)``. A finished item keeps no ``best.pt`` (``keep_best=False``):
+    the stages report the last epoch's model, and ``last.pt`` holds it.
     """
+    fit_kwargs.setdefault("keep_best", False)
     model = build()
     ctx = {**(context or {}), "code": code_digest(code), "init": weights_digest(model)}
     try:
@@ -209,8 +211,8 @@ def train_item(cfg: View, stage: str, variant: str, genome: dict, seed: int,
     ``<runs_dir>/<stage>/<family>/<variant>/seed<seed>/result.json``.
 
     After every epoch the model is scored on ``MONITOR_IMAGES`` test images (its history's
-    ``val_*`` fields; the checkpoint kept as ``best.pt`` follows them, but the reported model is
-    the last epoch's); at the end on the whole test split. ``data``: ``(train, test)`` instead
+    ``val_*`` fields; the reported model is the last epoch's, so no ``best.pt`` is kept); at the
+    end on the whole test split. ``data``: ``(train, test)`` instead
     of the view's datasets (the proxy stage's subsets); ``epochs``: instead of the view's.
     """
     from .. import flops
