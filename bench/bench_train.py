@@ -60,17 +60,23 @@ def sizes_of(name: str, args: argparse.Namespace) -> list:
 
 
 @contextlib.contextmanager
-def fused_kernels(on: bool):
-    """``BNNLIB_FUSED`` set for the block (the quantizers read it at every call)."""
-    old = os.environ.get("BNNLIB_FUSED")
-    os.environ["BNNLIB_FUSED"] = "1" if on else "0"
+def environ(name: str, value: str):
+    """Environment variable ``name`` set to ``value`` for the block, then restored (bnnlib's
+    switches, ``BNNLIB_FUSED`` and ``BNNLIB_DENSE_GROUPS``, are read at every call)."""
+    old = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if old is None:
-            del os.environ["BNNLIB_FUSED"]
+            del os.environ[name]
         else:
-            os.environ["BNNLIB_FUSED"] = old
+            os.environ[name] = old
+
+
+def fused_kernels(on: bool):
+    """``BNNLIB_FUSED`` set for the block (the quantizers read it at every call)."""
+    return environ("BNNLIB_FUSED", "1" if on else "0")
 
 
 def sync(device: torch.device) -> None:

@@ -11,7 +11,7 @@
 #   TINY=1      everything at toy sizes on the CPU (a rehearsal of this script)
 #   PARTS       which parts run, in this order whatever the order named: tests, profile
 #               (torch.profiler of one-shot scoring and of binary/real steps: bench/profile_ops.py),
-#               train, paper, supernet, supernet-paper (bench_supernet at the paper sizes), fit,
+#               fit, train, paper, supernet, supernet-paper (bench_supernet at the paper sizes),
 #               jobs, stages (default "tests train paper supernet fit jobs stages")
 #   SN_ARGS, SNP_ARGS, PROF_ARGS, JOBS_ARGS
 #               options of bench_supernet (gpu sizes), bench_supernet (paper sizes),
@@ -96,6 +96,8 @@ want profile && part profile_ops_gpu 180 $PY bench/profile_ops.py --device $DEVI
 
 # 2b. benchmarks: training step binary vs real, supernet vs static + one-shot evaluations,
 #    fit vs the bare step loop
+want fit && part bench_fit_gpu 60 $PY bench/bench_fit.py --device $DEVICE $GPUSIZES $FIT \
+    --json "$WORK/bench_fit_gpu.json"
 want train && part bench_train_gpu 120 $PY bench/bench_train.py --device $DEVICE $GPUSIZES --batch-size $BATCH \
     --expansion 1 4 --groups 1 4 $TR --json "$WORK/bench_train_gpu.json"
 want paper && part bench_train_paper 120 $PY bench/bench_train.py --device $DEVICE $PAPERSIZES \
@@ -105,8 +107,6 @@ want supernet && part bench_supernet_gpu 240 $PY bench/bench_supernet.py --devic
 # supernet vs static at the paper sizes (ImageNet 224 / CIFAR-10; issue 13 asks for both sizes)
 want supernet-paper && part bench_supernet_paper 240 $PY bench/bench_supernet.py --device $DEVICE $PAPERSIZES $SNP \
     --json "$WORK/bench_supernet_paper.json"
-want fit && part bench_fit_gpu 60 $PY bench/bench_fit.py --device $DEVICE $GPUSIZES $FIT \
-    --json "$WORK/bench_fit_gpu.json"
 # several trainings at once (the jobs setting) against one after another
 want jobs && part bench_jobs_gpu 240 $PY bench/bench_jobs.py --device $DEVICE $GPUSIZES $JOBS \
     --json "$WORK/bench_jobs_gpu.json"

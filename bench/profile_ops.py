@@ -37,9 +37,7 @@ so the two are compared on the same candidates in one run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import re
 import time
 from collections import defaultdict
@@ -48,7 +46,7 @@ import numpy as np
 import torch
 from bench_supernet import random_images, search_candidates
 from bench_train import batch as random_batch
-from bench_train import device_name, make_step, sync
+from bench_train import device_name, environ, make_step, sync
 from sizes import FAMILIES, profile_input, profile_kwargs, uniform_kwargs
 
 from bnnlib import settings, supernet
@@ -160,18 +158,9 @@ def _profiled(run_one, count: int, device: torch.device, trace: str | None, tag:
     return plain, wall, prof.key_averages()
 
 
-@contextlib.contextmanager
 def group_conv(mode: str):
     """``BNNLIB_DENSE_GROUPS`` for the block: ``"dense"`` sets it to 1, ``"grouped"`` to 0."""
-    old = os.environ.get("BNNLIB_DENSE_GROUPS")
-    os.environ["BNNLIB_DENSE_GROUPS"] = "1" if mode == "dense" else "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["BNNLIB_DENSE_GROUPS"]
-        else:
-            os.environ["BNNLIB_DENSE_GROUPS"] = old
+    return environ("BNNLIB_DENSE_GROUPS", "1" if mode == "dense" else "0")
 
 
 def profile_oneshot(family: str, args, device: torch.device, mode: str = "grouped") -> dict:
