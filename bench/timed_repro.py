@@ -14,6 +14,13 @@ shows for a measured profile. With ``--rates`` each family stage's projected sec
 the projection counts what it says it counts (docs/gpu.md), so the ratio shows what it left
 out (process start-up, checkpoint and DVC I/O).
 
+Disk use is sampled too (``--disk-every`` seconds, 10 by default; 0: not at all): the bytes
+on disk of ``runs/`` and of DVC's cache (``.dvc/cache``; DVC copies every output there unless
+the filesystem can share blocks), each file counted once, and the free space of the
+filesystem. Each stage row gets the sizes when it ended (``disk_gb``), and the record the peaks
+of the samples (``disk``): a profile whose checkpoints outgrow the device's disk shows it
+before it fails there.
+
 This is how the issue's "per-stage times, measured where a device was lent" is filled in for a
 whole profile: ``make profile P=gpu && python bench/timed_repro.py reports/stage_times.json
 --rates bench/results_gpu/rates_h200.json``.
@@ -22,10 +29,13 @@ whole profile: ``make profile P=gpu && python bench/timed_repro.py reports/stage
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -89,6 +99,81 @@ def clock_lines(lines: Iterable[str], clock=time.perf_counter, echo=None,
     return stages
 
 
+#: what the disk samples measure (name -> path under the repository root)
+DISK_PATHS = {"runs": "runs", "cache": ".dvc/cache"}
+
+
+def bytes_on_disk(roots: Iterable[str | os.PathLike]) -> int:
+    """Bytes the files under ``roots`` take on disk, each file (inode) counted once, however
+    many links or roots reach it; a missing root counts 0, a file that vanishes meanwhile too."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for root in roots:
+        for folder, _, names in os.walk(root):
+            for name in names:
+                try:
+                    st = os.lstat(os.path.join(folder, name))
+                except FileNotFoundError:
+                    continue
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_blocks * 512
+    return total
+
+
+def disk_sample(paths: dict[str, str] = DISK_PATHS, where: str = ".") -> dict[str, float]:
+    """GB on disk of each of ``paths``, of all of them together (a file two of them share
+    counted once) and free on the filesystem of ``where``."""
+    gb = 1e9
+    sample = {name: round(bytes_on_disk([path]) / gb, 3) for name, path in paths.items()}
+    sample["together"] = round(bytes_on_disk(paths.values()) / gb, 3)
+    sample["free"] = round(shutil.disk_usage(where).free / gb, 3)
+    return sample
+
+
+class DiskWatch:
+    """Samples :func:`disk_sample` every ``every`` seconds in a thread, keeping the peaks (the
+    least free space) and the latest sample."""
+
+    def __init__(self, every: float, sample=disk_sample):
+        self.every, self._sample = every, sample
+        self.latest: dict[str, float] | None = None
+        self.peak: dict[str, float] = {}
+        self.samples = 0
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def take(self) -> dict[str, float]:
+        """One sample now, counted in the peaks."""
+        s = self._sample()
+        with self._lock:
+            self.latest, self.samples = s, self.samples + 1
+            for key, value in s.items():
+                worse = min if key == "free" else max
+                self.peak[key] = worse(self.peak.get(key, value), value)
+        return s
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self.take()
+
+    def __enter__(self) -> DiskWatch:
+        self.take()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.take()
+
+    def summary(self) -> dict:
+        with self._lock:
+            return {"every_s": self.every, "samples": self.samples, "paths": DISK_PATHS,
+                    "peak_gb": {k: v for k, v in self.peak.items() if k != "free"},
+                    "least_free_gb": self.peak.get("free"), "end_gb": self.latest}
+
+
 def with_projection(rows: list[dict], projection) -> list[dict]:
     """``rows`` with ``projected_s`` and ``measured_over_projected`` where the projection has
     the row's (family, stage)."""
@@ -112,8 +197,10 @@ def same_device(run_device: str, rates_device: str | None) -> bool:
 def markdown(record: dict) -> str:
     """The stage table of a record, as docs/pipeline.md shows it."""
     projected = any("projected_s" in r for r in record["stages"])
+    disk = any("disk_gb" in r for r in record["stages"])
     head = ["dvc stage", "status", "measured s"] + (["projected s", "measured / projected"]
                                                     if projected else [])
+    head += ["runs/ GB", "cache GB"] if disk else []
     lines = [f"`dvc repro` of profile `{record['profile']}` (jobs {record['jobs']}) on "
              f"{record['device']}: {record['total_s']:.0f} s in all, rc {record['rc']}"
              + (f"; projected with {record['rates']} ({record['rates_device']})" if projected else ""),
@@ -126,6 +213,9 @@ def markdown(record: dict) -> str:
         cells = [r["dvc_stage"], r["status"], cell(r["seconds"], ".1f")]
         if projected:
             cells += [cell(r.get("projected_s"), ".1f"), cell(r.get("measured_over_projected"), ".2f")]
+        if disk:
+            d = r.get("disk_gb") or {}
+            cells += [cell(d.get("runs"), ".2f"), cell(d.get("cache"), ".2f")]
         lines.append("| " + " | ".join(cells) + " |")
     count = {k: sum(r["status"] == k for r in record["stages"])
              for k in ("ran", "failed", "skipped", "restored")}
@@ -139,6 +229,13 @@ def markdown(record: dict) -> str:
             lines[-1] += (f" The rates were measured on {record['rates_device']}, not on this run's "
                           f"device: the ratios compare two devices, not the projection with "
                           f"its run.")
+    summary = record.get("disk")
+    if summary and summary.get("samples"):
+        peak = summary["peak_gb"]
+        lines += ["", f"Disk (sampled every {summary['every_s']:g} s, {summary['samples']} "
+                  f"samples): at the peak `runs/` {peak['runs']:.2f} GB, DVC's cache "
+                  f"{peak['cache']:.2f} GB, {peak['together']:.2f} GB together; the least free "
+                  f"space {summary['least_free_gb']:.2f} GB."]
     return "\n".join(lines) + "\n"
 
 
@@ -151,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rates", default=None, help="rates JSON: add each stage's projection")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--dvc", default=None, help="the dvc command (default: python -m dvc)")
+    parser.add_argument("--disk-every", type=float, default=10.0,
+                        help="seconds between disk samples of runs/ and .dvc/cache (0: none)")
     args = parser.parse_args(argv)
 
     from bnnlib import cost, settings
@@ -173,21 +272,30 @@ def main(argv: Sequence[str] | None = None) -> int:
               "began": time.strftime("%Y-%m-%dT%H:%M:%S"), "rc": None, "total_s": None,
               "stages": []}
     t0 = time.perf_counter()
+    watch = DiskWatch(args.disk_every) if args.disk_every > 0 else None
 
     def save(stages: StageClock) -> None:
         rows = stages.rows
+        if watch is not None:
+            sample = None
+            for row in rows:  # rows that ended since the last save: the sizes now
+                if "disk_gb" not in row:
+                    row["disk_gb"] = sample = sample or watch.take()
+            record["disk"] = watch.summary()
         record["stages"] = with_projection(rows, projection) if projection is not None else rows
         write_json(out, record)  # atomic: a killed run leaves the last stage's record
 
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        stages = clock_lines(proc.stdout, echo=lambda s: print(s, end="", flush=True), on_row=save)
-    except BaseException:
-        proc.terminate()  # never leave dvc running unrecorded (Ctrl-C reaches it anyway)
-        proc.wait()
-        raise
-    rc = proc.wait()
+    with watch if watch is not None else contextlib.nullcontext():
+        try:
+            stages = clock_lines(proc.stdout, echo=lambda s: print(s, end="", flush=True),
+                                 on_row=save)
+        except BaseException:
+            proc.terminate()  # never leave dvc running unrecorded (Ctrl-C reaches it anyway)
+            proc.wait()
+            raise
+        rc = proc.wait()
     stages.close(time.perf_counter(), "ran" if rc == 0 else "failed")
     record.update(rc=rc, total_s=round(time.perf_counter() - t0, 1))
     save(stages)

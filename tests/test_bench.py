@@ -315,7 +315,7 @@ def test_timed_repro_writes_the_stage_table_beside_the_projection(tmp_path):
     gpu = ROOT / "profiles" / "gpu.yaml"
     rates = ROOT / "bench" / "results_gpu" / "rates_h200.json"
     rc = timed_repro.main([str(out), "--params", str(gpu), "--rates", str(rates),
-                           "--dvc", f"{sys.executable} {fake}", "--", "tables"])
+                           "--dvc", f"{sys.executable} {fake}", "--disk-every", "0", "--", "tables"])
     assert rc == 3
     record = json.loads(out.read_text())
     assert record["rc"] == 3 and record["profile"] == "gpu" and record["jobs"] == 3
@@ -337,6 +337,58 @@ def test_timed_repro_writes_the_stage_table_beside_the_projection(tmp_path):
     assert ("the ratios compare two devices" in table) is not on_gpu
     assert timed_repro.same_device("cuda (NVIDIA H200)", "NVIDIA H200")
     assert not timed_repro.same_device("cpu (2 cores, x86_64)", "NVIDIA H200")
+
+
+def test_timed_repro_samples_the_disk_of_runs_and_the_cache(tmp_path, monkeypatch):
+    import timed_repro
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    (tmp_path / ".dvc" / "cache").mkdir(parents=True)
+    (tmp_path / "runs" / "a" / "last.pt").write_bytes(os.urandom(3 << 20))
+    os.link(tmp_path / "runs" / "a" / "last.pt", tmp_path / "runs" / "a" / "twin.pt")
+    (tmp_path / ".dvc" / "cache" / "x").write_bytes(os.urandom(1 << 20))
+    os.link(tmp_path / ".dvc" / "cache" / "x", tmp_path / "runs" / "shared")  # a hardlink cache
+    mb = 1 << 20
+    # a file reached twice (two links; two roots) counts once
+    assert timed_repro.bytes_on_disk(["runs"]) == pytest.approx(4 * mb, rel=0.01)
+    assert timed_repro.bytes_on_disk(["runs", ".dvc/cache", "missing"]) == pytest.approx(
+        4 * mb, rel=0.01)
+    sample = timed_repro.disk_sample()
+    assert sample["runs"] == pytest.approx(4 * mb / 1e9, abs=2e-3)
+    assert sample["cache"] == pytest.approx(mb / 1e9, abs=2e-3)
+    assert sample["together"] == pytest.approx(4 * mb / 1e9, abs=2e-3) and sample["free"] > 0
+
+    fake = tmp_path / "fake_dvc.py"  # writes a checkpoint during its second stage
+    fake.write_text("import os, time\nprint(\"Running stage 'params':\")\n"
+                    "print(\"Running stage 'uniform_widths@vgg_small':\", flush=True)\n"
+                    "open('runs/a/big.pt', 'wb').write(os.urandom(8 << 20))\ntime.sleep(0.3)\n"
+                    "os.remove('runs/a/big.pt')\n")
+    out = tmp_path / "times.json"
+    rc = timed_repro.main([str(out), "--params", str(ROOT / "profiles" / "gpu.yaml"),
+                           "--disk-every", "0.05", "--dvc", f"{sys.executable} {fake}"])
+    assert rc == 0
+    record = json.loads(out.read_text())
+    rows = {r["dvc_stage"]: r for r in record["stages"]}
+    assert rows["params"]["disk_gb"]["runs"] == pytest.approx(4 * mb / 1e9, abs=2e-3)
+    assert rows["uniform_widths@vgg_small"]["disk_gb"]["runs"] == pytest.approx(
+        4 * mb / 1e9, abs=2e-3)  # big.pt removed before the stage ended...
+    disk = record["disk"]  # ...but a sample saw it
+    assert disk["peak_gb"]["runs"] == pytest.approx(12 * mb / 1e9, abs=2e-3)
+    assert disk["samples"] >= 3 and disk["least_free_gb"] > 0
+    table = out.with_suffix(".md").read_text()
+    assert "| runs/ GB | cache GB |" in table and "at the peak `runs/` 0.01 GB" in table
+    assert "| uniform_widths@vgg_small | ran |" in table
+
+    counts = iter([{"runs": 1.0, "cache": 0.5, "together": 1.5, "free": 9.0},
+                   {"runs": 3.0, "cache": 0.2, "together": 3.2, "free": 7.0},
+                   {"runs": 2.0, "cache": 2.0, "together": 4.0, "free": 8.0}])
+    watch = timed_repro.DiskWatch(60, sample=lambda: next(counts))
+    for _ in range(3):
+        watch.take()
+    summary = watch.summary()
+    assert summary["peak_gb"] == {"runs": 3.0, "cache": 2.0, "together": 4.0}
+    assert summary["least_free_gb"] == 7.0 and summary["end_gb"]["runs"] == 2.0
 
 
 def test_timed_repro_compares_with_projections_that_round_to_zero_seconds():
