@@ -101,6 +101,19 @@ none, and the projection's ``warmup_s`` attribute says which applied. Each train
 epoch was measured, so where several seeds of one variant train in one process (which keeps
 cuDNN's choices for shapes it has seen) it is an upper bound.
 
+**Disk** (:func:`disk_needs`; ``checkpoints_GB`` per stage): a finished model keeps one file,
+its final ``last.pt`` (``bnnlib.train``: weights and buffers, no optimizer state; a few
+kilobytes of history and RNG states besides), a supernet its ``last.pt`` and the
+``supernet.pt`` that the search reads, a search a few kilobytes of JSON. Bytes are
+``supernet.state_bytes`` of the stages' models built on the meta device; searched, random and
+proxy genomes' are the mean of the :data:`OPS_DRAWS` random genomes' (the widths study's Auto-A
+is smaller, Auto-B larger). While it trains, a model's run state holds the optimizer's moments
+too (:data:`OPTIMIZER_SLOTS`: Adam two, SGD one), and a run can have ``last.pt``, ``best.pt``
+and a file being written at once. DVC copies every output into its cache when a stage ends (a
+filesystem with reflinks shares the blocks instead), so the finished stages are on disk twice.
+Checked against a `gpu`-widths run on the CPU (3 seeds, toy epochs, 3 proxy genomes): 16.3 GB
+projected in ``runs/``, 16.6 GB measured; the uniform and supernet stages within 0.1%.
+
 Not counted: process start-up (spawn, imports, the CUDA context: 16-17 s on the H200 with a
 few warm-up batches), checkpoint and result I/O, data loading beyond what the measured rates
 include, distributed overheads, and the second scoring of each final model's test split when a
@@ -166,7 +179,9 @@ class Work:
     (``bnnlib.flops``; an estimate where ``estimate`` says so); ``timed_ops``: OPs the training
     rate is read at; ``eval_ops``: OPs of what is evaluated (the supernet's largest candidate).
     ``kind``: ``static`` (a model trained alone), ``supernet``, ``one-shot`` or ``finetune``
-    (candidate evaluations).
+    (candidate evaluations). ``checkpoint_bytes``: what the stage keeps on disk for this work
+    (every model's final ``last.pt``, the supernet's ``supernet.pt`` too); ``state_bytes``: one
+    model's whole run state while it trains (weights and the optimizer's moments).
     """
 
     family: str
@@ -183,6 +198,8 @@ class Work:
     eval_ops: float
     kind: str = "static"
     estimate: str = "counted"
+    checkpoint_bytes: int = 0
+    state_bytes: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -275,6 +292,9 @@ class FamilyOps:
     largest: float                            # the supernet's largest candidate
     random_mean: float                        # mean OPs of OPS_DRAWS random genomes
     budget: float | None                      # groups: the search's MaxFLOPs
+    uniform_bytes: dict[str, int]             # variant -> bytes of its weights and buffers
+    supernet_bytes: int                       # the supernet's
+    random_bytes: float                       # mean of the OPS_DRAWS random genomes' models
 
 
 def family_ops(params: Params, family: str) -> FamilyOps:
@@ -295,24 +315,33 @@ def _family_ops(family: str, key: str) -> FamilyOps:
     params = settings.from_dict(json.loads(key), "cost")
     cfg = stage_view(params, "uniform", family)
     size, base = input_size(cfg), model_kwargs(cfg)
-    uniform = {}
+    uniform, uniform_bytes = {}, {}
     for variant in variants(family, cfg.study):
         kwargs = {**base, **variant_kwargs(family, cfg.study, variant, cfg.width_mult)}
         ops = supernets.static_ops(family, size, **kwargs)
         timed = (supernets.static_ops(family, size, **{**kwargs, "binary": True})
                  if kwargs.get("binary") is False else ops)
         uniform[variant] = (ops, timed)
+        uniform_bytes[variant] = supernets.static_state_bytes(family, **kwargs)
     net_cfg = stage_view(params, "supernet", family)
     extra = {"max_groups": net_cfg.max_groups} if cfg.study == "groups" else {}
     with torch.device("meta"):  # only its choices and OPs are read: no weights allocated
         net = supernets.build(family, **extra, **model_kwargs(net_cfg))
     rng = np.random.default_rng([params.seed, 2019])
-    random_mean = float(np.mean([net.ops(net.sample(rng), size) for _ in range(OPS_DRAWS)]))
+    draws = [net.sample(rng) for _ in range(OPS_DRAWS)]
+    random_mean = float(np.mean([net.ops(genome, size) for genome in draws]))
+    random_bytes = float(np.mean([supernets.static_state_bytes(family, **net.model_kwargs(genome))
+                                  for genome in draws]))
     budget = None
     if cfg.study == "groups":
         with contextlib.redirect_stdout(io.StringIO()):  # the stage logs its budget reference
             budget = float(search_stage.budget(stage_view(params, "search", family), net))
-    return FamilyOps(uniform, float(net.ops(net.largest, size)), random_mean, budget)
+    return FamilyOps(uniform, float(net.ops(net.largest, size)), random_mean, budget,
+                     uniform_bytes, supernets.state_bytes(net), random_bytes)
+
+
+#: tensors an optimizer keeps per weight (Adam: two moments; SGD: the momentum buffer)
+OPTIMIZER_SLOTS = {"adam": 2, "sgd": 1}
 
 
 def workload(params: Params, family: str) -> list[Work]:
@@ -324,12 +353,14 @@ def workload(params: Params, family: str) -> list[Work]:
     cfg = getattr(params, study)
     # epochs: the study's (groups) or the family's own (widths)
     epochs = cfg.epochs if study == "groups" else cfg.families[family].epochs
+    recipe = cfg.train if study == "groups" else cfg.families[family].train
+    run_state = 1 + OPTIMIZER_SLOTS[recipe.optimizer]  # a run state over its weights alone
     n_seeds, n_search = len(params.seeds), len(params.search_seeds)
     works: list[Work] = []
 
     def trained(stage: str, what: str, models: int, epochs: int, model_ops: float,
-                timed: float | None = None, estimate: str = "counted", train: int | None = None,
-                test: int | None = None) -> Work:
+                model_bytes: float, timed: float | None = None, estimate: str = "counted",
+                train: int | None = None, test: int | None = None) -> Work:
         train = sp.train if train is None else train
         test = sp.test if test is None else test
         watch = min(MONITOR_IMAGES, test)
@@ -338,11 +369,13 @@ def workload(params: Params, family: str) -> list[Work]:
                     images_evaluated=models * (epochs * watch + test), ops_per_image=model_ops,
                     timed_ops=model_ops if timed is None else timed,
                     eval_ops=model_ops if timed is None else timed,
-                    estimate=estimate)
+                    estimate=estimate, checkpoint_bytes=round(models * model_bytes),
+                    state_bytes=round(run_state * model_bytes))
 
     # uniform
     for variant, (model_ops, timed) in ops.uniform.items():
-        works.append(trained("uniform", variant, n_seeds, epochs.uniform, model_ops, timed,
+        works.append(trained("uniform", variant, n_seeds, epochs.uniform, model_ops,
+                             ops.uniform_bytes[variant], timed,
                              "counted" if timed == model_ops else "binary twin"))
     # supernet
     largest_mode = study == "widths" and cfg.supernet_sampling == "largest"
@@ -354,7 +387,9 @@ def workload(params: Params, family: str) -> list[Work]:
         images_trained=epochs.supernet * sp.search_train,
         images_evaluated=epochs.supernet * sp.val, ops_per_image=step_ops,
         timed_ops=step_ops, eval_ops=ops.largest, kind="supernet",
-        estimate="counted" if largest_mode else "random-genome mean"))
+        estimate="counted" if largest_mode else "random-genome mean",
+        checkpoint_bytes=2 * ops.supernet_bytes,  # last.pt and supernet.pt
+        state_bytes=run_state * ops.supernet_bytes))
     # search
     search = cfg.search
     finetune = study == "widths" and search.finetune_epochs > 0
@@ -394,7 +429,8 @@ def workload(params: Params, family: str) -> list[Work]:
     proxy_train = min(px.train_images or sp.train, sp.train)
     proxy_test = min(px.test_images or sp.test_full, sp.test_full)
     works.append(trained("proxy", "stand-alone models", px.genomes, px.epochs, ops.random_mean,
-                         estimate="random-genome mean", train=proxy_train, test=proxy_test))
+                         ops.random_bytes, estimate="random-genome mean", train=proxy_train,
+                         test=proxy_test))
     # retrain
     if study == "groups":
         tags = [("searched", "random_search", "random")]
@@ -410,12 +446,12 @@ def workload(params: Params, family: str) -> list[Work]:
         rows += [(rsearch, n_seeds), (f"{rsample} (one draw per seed)", n_seeds)]
         for what, models in rows:
             works.append(trained("retrain", what, models, epochs.retrain, ret_ops,
-                                 estimate=ret_estimate))
+                                 ops.random_bytes, estimate=ret_estimate))
     fig5 = settings.fig5_apart(getattr(epochs, "fig5", None), epochs.retrain)  # groups only
     if fig5 is not None:
         for what in ("fig5_searched", "fig5_random (the random draws)"):
             works.append(trained("retrain", f"{what}, Figure 5", n_seeds, fig5, ret_ops,
-                                 estimate=ret_estimate))
+                                 ops.random_bytes, estimate=ret_estimate))
     return works
 
 
@@ -715,7 +751,37 @@ def work_frame(params: Params, rates: Rates | str | Path | None = None,
 
 
 PROJECTION_COLUMNS = ["family", "stage", "models", "candidates", "images_trained_M",
-                      "images_evaluated_M", "hours"]
+                      "images_evaluated_M", "hours", "checkpoints_GB"]
+
+
+#: the order dvc.yaml declares the stages in (``bnnlib.dvc_yaml.render``: the notebooks' order),
+#: the order ``dvc repro`` ran them in, families within each
+DVC_ORDER = tuple(stage for stage in settings.NOTEBOOKS.values() if stage in STAGES)
+
+
+def disk_needs(params: Params, works: Mapping[str, Sequence[Work]] | None = None) -> dict[str, float]:
+    """GB of disk the profile's runs need (module docstring, "Disk"): ``kept``, every stage's
+    checkpoints in ``runs/``; ``with_cache``, twice that (DVC copies each stage's outputs into
+    its cache when the stage ends); ``in_flight``, the most any stage adds while it trains
+    (``jobs`` trainings at once, each with up to three whole run states of its stage's largest
+    model: ``last.pt``, ``best.pt`` and a file being written; one for a supernet); ``peak``,
+    the most on disk at once, stage by stage in :data:`DVC_ORDER` (the finished stages twice,
+    the running one once, plus its in-flight states)."""
+    works = works or {f: workload(params, f) for f in families(params)}
+    done = peak = in_flight = 0
+    for stage in DVC_ORDER:
+        for family in families(params):
+            mine = [w for w in works[family] if w.stage == stage]
+            kept = sum(w.checkpoint_bytes for w in mine)
+            static = max((w.state_bytes for w in mine if w.kind == "static" and w.models),
+                         default=0)
+            supernet = max((w.state_bytes for w in mine if w.kind == "supernet"), default=0)
+            flight = max(3 * static * jobs_of(params), 3 * supernet)
+            in_flight = max(in_flight, flight)
+            peak = max(peak, 2 * done + kept + flight)
+            done += kept
+    return {"kept": done / 1e9, "with_cache": 2 * done / 1e9, "in_flight": in_flight / 1e9,
+            "peak": max(peak, 2 * done) / 1e9}
 
 
 def project(params: Params, rates: Rates | str | Path, profile: str | None = None) -> pd.DataFrame:
@@ -730,8 +796,8 @@ def project(params: Params, rates: Rates | str | Path, profile: str | None = Non
     name = profile or params.profile
     table = _family_rates(params, rates, name)
     rows = []
-    for family in families(params):
-        works = workload(params, family)
+    every = {family: workload(params, family) for family in families(params)}
+    for family, works in every.items():
         hours = stage_hours(works, table[family], jobs_of(params))
         stage_rows = []
         for stage in STAGES:
@@ -741,7 +807,8 @@ def project(params: Params, rates: Rates | str | Path, profile: str | None = Non
                 "candidates": sum(w.candidates for w, _ in mine),
                 "images_trained_M": sum(w.images_trained for w, _ in mine) / 1e6,
                 "images_evaluated_M": sum(w.images_evaluated for w, _ in mine) / 1e6,
-                "hours": sum(h for _, h in mine)})
+                "hours": sum(h for _, h in mine),
+                "checkpoints_GB": sum(w.checkpoint_bytes for w, _ in mine) / 1e9})
         rows += stage_rows + [_total(stage_rows, family)]
     rows.append(_total([r for r in rows if r["stage"] == "total"], "all"))
     frame = pd.DataFrame(rows, columns=PROJECTION_COLUMNS)
@@ -752,7 +819,8 @@ def project(params: Params, rates: Rates | str | Path, profile: str | None = Non
                         "jobs_speedup": {f: table[f].jobs_speedup.get(jobs) if jobs > 1 else None
                                          for f in families(params)},
                         "warmup_s": {f: table[f].warmup_s for f in families(params)},
-                        "fp_warmup_s": {f: table[f].fp_warmup_s for f in families(params)}})
+                        "fp_warmup_s": {f: table[f].fp_warmup_s for f in families(params)},
+                        "disk_GB": disk_needs(params, every)})
     return frame
 
 
@@ -834,12 +902,21 @@ def projection_markdown(projection: pd.DataFrame) -> str:
     rows = []
     for r in projection.itertuples(index=False):
         cells = [r.family, r.stage, f"{r.models:,}", f"{r.candidates:,}",
-                 f"{r.images_trained_M:,.2f}", _hours(r.hours)]
+                 f"{r.images_trained_M:,.2f}", _hours(r.hours), f"{r.checkpoints_GB:,.2f}"]
         if r.stage == "total":
             cells = [f"**{c}**" for c in cells]
         rows.append(cells)
-    return _markdown(["family", "stage", "models", "candidates", "images trained (M)", "hours"],
-                     rows)
+    return _markdown(["family", "stage", "models", "candidates", "images trained (M)", "hours",
+                      "checkpoints kept (GB)"], rows)
+
+
+def disk_line(disk: Mapping[str, float]) -> str:
+    """The projection's disk needs (:func:`disk_needs`) in words."""
+    return (f"Disk: the checkpoints the stages keep take {disk['kept']:.1f} GB in `runs/`, and "
+            f"DVC's cache holds a copy ({disk['with_cache']:.1f} GB together; a filesystem with "
+            f"reflinks shares the blocks); while a stage trains, up to {disk['in_flight']:.1f} GB "
+            f"more (run states with the optimizer's moments), at most {disk['peak']:.1f} GB at once "
+            f"(stage by stage): have that free besides the data. Searched genomes' sizes are the mean of random genomes'.")
 
 
 def comparison_markdown(comparison: pd.DataFrame) -> str:
@@ -899,7 +976,7 @@ def report(params: Params, rates: Rates, profile: str | None = None,
               "## Search cost beside the papers'", "",
               f"Ours on {rates.device}; the papers' on their own GPUs (Phan et al. 2020 Table 2; "
               "Shen et al. 2019: hours x 8 V100).", "",
-              comparison_markdown(comparison)]
+              comparison_markdown(comparison), "", "## Disk", "", disk_line(a["disk_GB"])]
     return "\n".join(lines), projection, comparison
 
 

@@ -199,10 +199,15 @@ class StudyReport:
 
     def projection(self, name: str) -> Styler:
         """``projection_gpu`` / ``projection_paper`` (hours per family and stage on the device
-        of the measured rates) or ``search_vs_papers`` (:mod:`bnnlib.cost`)."""
+        of the measured rates, checkpoints kept, the disk needed in the caption) or ``search_vs_papers`` (:mod:`bnnlib.cost`)."""
         frame = self.projections[name]
         caption = (f"{frame.attrs.get('device', '')}: {frame.attrs.get('source', '')}"
                    if frame.attrs else None)
+        disk = frame.attrs.get("disk_GB") if frame.attrs else None
+        if caption and disk:
+            caption += (f". Disk: {disk['kept']:.1f} GB of checkpoints in runs/, "
+                         f"{disk['with_cache']:.1f} GB with DVC's cache, at most "
+                         f"{disk['peak']:.1f} GB at once")
         styler = frame.style.format(precision=3, thousands=",").hide(axis="index")
         return styler.set_caption(caption) if caption else styler
 

@@ -89,6 +89,17 @@ def static_ops(name: str, input_size, **kwargs) -> float:
     return _ops_from_layout(_meta_model(name, **kwargs), size, _LAYOUT_SHAPES.setdefault(key, {}))
 
 
+def state_bytes(module: nn.Module) -> int:
+    """Bytes of the tensors of ``module.state_dict()`` (parameters and buffers): what a
+    checkpoint of its weights stores, give or take a few kilobytes of pickling."""
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def static_state_bytes(name: str, **kwargs) -> int:
+    """:func:`state_bytes` of ``models.build(name, **kwargs)`` (built on the meta device)."""
+    return state_bytes(_meta_model(name, **kwargs))
+
+
 def _convs(model: nn.Module) -> dict[str, nn.Conv2d]:
     return {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
 

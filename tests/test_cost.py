@@ -178,6 +178,59 @@ def test_proxy_and_retrain_by_hand(works):
         assert all(r.images_evaluated == r.models * (2 * 1000 + 10_000) for r in retrain)
 
 
+def test_checkpoints_kept_are_the_models_weights(cpu, works):
+    """Each model trained keeps its final last.pt (its weights and buffers); a supernet its
+    last.pt and supernet.pt; candidates nothing. A run state while training adds the
+    optimizer's moments (Adam: two)."""
+    from bnnlib import supernet
+    from bnnlib.stages.common import model_kwargs
+
+    rows = {w.what: w for w in by_stage(works["vgg_small"], "uniform")}
+    model = models.build("vgg_small", num_classes=10, in_channels=1, width_mult=0.0625,
+                         expansion=4.0)
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    assert rows["uniform4x"].checkpoint_bytes == 3 * weights  # three training seeds
+    assert rows["uniform4x"].state_bytes == 3 * weights  # weights + Adam's two moments
+    (net_work,) = by_stage(works["vgg_small"], "supernet")
+    net = supernet.build("vgg_small", **model_kwargs(cost.stage_view(cpu, "supernet", "vgg_small")))
+    assert net_work.checkpoint_bytes == 2 * supernet.state_bytes(net) > 2 * weights * 0.99
+    for family, w in works.items():
+        assert all(x.checkpoint_bytes == 0 for x in w if x.candidates), family
+        assert total(w, "search", "checkpoint_bytes") == 0
+        ops = cost.family_ops(cpu, family)
+        retrain = by_stage(w, "retrain")  # searched genomes: the mean of random genomes' sizes
+        assert total(w, "retrain", "checkpoint_bytes") == pytest.approx(
+            total(w, "retrain", "models") * ops.random_bytes, abs=len(retrain))
+    m1 = cost.family_ops(cpu, "mobilenet_m1").uniform_bytes
+    assert m1["groups16"] < m1["groups4"] < m1["groups1"]  # groups divide pointwise weights
+    sgd = settings.load(CPU, {"widths.families.vgg_small.train.optimizer": "sgd"})
+    (row,) = [w for w in cost.workload(sgd, "vgg_small") if w.what == "uniform4x"]
+    assert row.state_bytes == 2 * weights  # SGD: one momentum buffer
+
+
+def test_disk_needs_stage_by_stage():
+    """Finished stages are on disk twice (runs/ and DVC's cache), the running one once, plus
+    its trainings in flight: jobs x 3 run states of its largest model (one supernet)."""
+    two = dataclasses.replace(settings.load(CPU), jobs=2)
+
+    def work(family, stage, kind, kept, state, models=1):
+        return cost.Work(family=family, stage=stage, what="x", models=models, kind=kind,
+                         ops_per_image=1.0, timed_ops=1.0, eval_ops=1.0,
+                         checkpoint_bytes=int(kept * 1e9), state_bytes=int(state * 1e9))
+
+    works = {f: [] for f in FAMILIES}
+    works["resnet18"] = [work("resnet18", "retrain", "static", 1, 0.5)]  # runs after...
+    works["vgg_small"] = [work("vgg_small", "supernet", "supernet", 4, 6)]  # ...this one
+    works["mobilenet_m1"] = [work("mobilenet_m1", "uniform", "static", 2, 3, models=2),
+                             work("mobilenet_m1", "search", "one-shot", 0, 0, models=0)]
+    disk = cost.disk_needs(two, works)
+    # uniform m1: 0 + 2 + 3*3*2 = 20; supernet vgg: 2*2 + 4 + 3*6 = 26; retrain: 2*6 + 1 + 3*0.5*2
+    assert disk == pytest.approx({"kept": 7, "with_cache": 14, "in_flight": 18, "peak": 26})
+    assert cost.DVC_ORDER == ("uniform", "supernet", "search", "retrain", "proxy")
+    works["vgg_small"] = []
+    assert cost.disk_needs(two, works)["peak"] == pytest.approx(20)
+
+
 def test_groups_retrain_is_timed_at_the_budget():
     p = settings.load(CPU, {"groups.families.mobilenet_m3.max_ops": 200_000.0})
     retrain = by_stage(cost.workload(p, "mobilenet_m3"), "retrain")
@@ -372,7 +425,7 @@ def test_totals_add_up(cpu):
     stages = frame[~frame["stage"].eq("total")]
     totals = frame[frame["stage"].eq("total") & ~frame["family"].eq("all")].set_index("family")
     assert list(totals.index) == list(FAMILIES)
-    for col in ("models", "candidates", "images_trained_M", "hours"):
+    for col in ("models", "candidates", "images_trained_M", "hours", "checkpoints_GB"):
         assert totals[col].to_dict() == pytest.approx(stages.groupby("family")[col].sum().to_dict())
         overall = frame[frame["family"].eq("all")][col].item()
         assert overall == pytest.approx(totals[col].sum())

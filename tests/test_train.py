@@ -521,6 +521,28 @@ def test_cuda_amp_channels_last_and_cpu_reload(tmp_path):
     assert abs(on_cpu["loss"] - on_gpu["loss"]) < 1e-3
 
 
+def test_a_final_checkpoint_is_the_size_bnnlib_cost_projects(tmp_path):
+    """bnnlib.cost counts a finished model's last.pt as its weights and buffers
+    (``supernet.state_bytes``) and a run state in training as that times 1 + Adam's two moments:
+    the files are those sizes but for some kilobytes (history, RNG states, identity)."""
+    from bnnlib import models, supernet
+
+    train = synthetic_images(n=64)
+    torch.manual_seed(0)
+    model = models.build("vgg_small", num_classes=6, in_channels=1, width_mult=0.25)
+    weights = supernet.state_bytes(model)
+    assert weights == supernet.static_state_bytes("vgg_small", num_classes=6, in_channels=1,
+                                                  width_mult=0.25) > 1_000_000
+    with pytest.raises(Killed):  # a run state mid-way: 3 copies of the weights, less buffers
+        fit(model, train, out_dir=tmp_path / "mid", before_step=kill_at(2), **COMMON)
+    mid = (tmp_path / "mid" / "last.pt").stat().st_size
+    assert 2.9 * weights < mid < 3 * weights + 200_000, (mid, weights)
+    fit(model, train, out_dir=tmp_path / "done", keep_best=False, **COMMON)
+    final = (tmp_path / "done" / "last.pt").stat().st_size
+    assert weights < final < weights + 200_000, (final, weights)
+    assert [p.name for p in (tmp_path / "done").glob("*.pt")] == ["last.pt"]
+
+
 def test_a_finished_run_keeps_a_final_checkpoint_without_optimizer_state(tmp_path, monkeypatch):
     """last.pt of a finished run drops the optimizer's state (its epochs are in the identity:
     it never trains further); resuming it changes nothing; ``keep_best=False`` drops best.pt;
