@@ -365,7 +365,7 @@ def test_timed_repro_samples_the_disk_of_runs_and_the_cache(tmp_path, monkeypatc
     fake = tmp_path / "fake_dvc.py"  # writes a checkpoint during its second stage
     fake.write_text("import os, time\nprint(\"Running stage 'params':\")\n"
                     "print(\"Running stage 'uniform_widths@vgg_small':\", flush=True)\n"
-                    "open('runs/a/big.pt', 'wb').write(os.urandom(8 << 20))\ntime.sleep(0.3)\n"
+                    "open('runs/a/big.pt', 'wb').write(os.urandom(8 << 20))\ntime.sleep(1.0)\n"
                     "os.remove('runs/a/big.pt')\n")
     out = tmp_path / "times.json"
     rc = timed_repro.main([str(out), "--params", str(ROOT / "profiles" / "gpu.yaml"),

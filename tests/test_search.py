@@ -206,7 +206,7 @@ def test_infeasible_budget_fails_loudly_and_quickly():
                             **SMALL)
     with pytest.raises(ValueError, match="only 0 distinct feasible ones found"):
         evolutionary_search(CHOICES, toy_fitness, constraint=lambda g: False, **SMALL)
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 10.0  # a hang guard, not a timing
 
 
 def test_tight_budget_with_too_few_feasible_genomes_fails_without_hanging():
@@ -253,7 +253,7 @@ def test_exhausted_space_stops_without_hanging():
     assert len(genomes) == len(set(genomes)) == 9
     assert res.best == (3, 3)
     assert any("search stopped" in note for note in res.notes)
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 10.0  # a hang guard, not a timing
 
 
 def bred_iterations(res: SearchResult, topk: int):
