@@ -27,6 +27,13 @@ Per profile and family:
   median of its later epochs' (:func:`warmups`). Use runs of one training at a time (``jobs:
   1``): trainings at once slow each other's epochs, which the jobs speedup already counts.
 
+Every input must come from one device at the sizes of the profile it is given for: a
+benchmark's ``device`` (``meta.machine`` for ``bench_supernet``) must equal the first
+``--train`` file's, its ``sizes`` (``meta.profile``) the ``PROFILE`` it is named with, and the
+stages' results beside the ``--warmup`` histories must name the same device. Anything else
+stops with the files and values that differ (:func:`mismatches`): a CPU rehearsal's outputs
+or another GPU's rows would otherwise flow silently into a file labelled with one device.
+
 ``--supernet``, ``--jobs`` and ``--warmup`` may name a profile more than once (sessions that re-measured some
 families): a later file's rows replace an earlier one's for the families it has, each with its
 own image counts. ``--train`` and ``--fit`` take one file per profile.
@@ -36,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -63,9 +71,61 @@ def histories(path: str | Path) -> dict:
     ``history.json`` under a stages' runs folder (name: its folder relative to ``path``)."""
     path = Path(path)
     if path.is_dir():
-        return {f.parent.relative_to(path).as_posix(): json.loads(f.read_text())
-                for f in sorted(path.rglob("history.json"))}
+        found = {}
+        for f in sorted(path.rglob("history.json")):
+            name = f.parent.relative_to(path).as_posix()
+            found[name] = json.loads(f.read_text())
+            if (f.parent / "result.json").exists():  # its device, for mismatches(); as the JSONs
+                found[f"{name} (result)"] = json.loads((f.parent / "result.json").read_text())
+        return found
     return json.loads(path.read_text())
+
+
+def _device(bench: dict) -> str | None:
+    """The device a benchmark output names (``device``, or ``meta.machine``)."""
+    return bench.get("device") or bench.get("meta", {}).get("machine")
+
+
+def _sizes(bench: dict) -> str | None:
+    """The profile sizes a benchmark output was measured at (``sizes`` or ``meta.profile``)."""
+    sizes = bench.get("sizes")
+    return sizes if isinstance(sizes, str) else bench.get("meta", {}).get("profile")
+
+
+def same_device(a: str, b: str) -> bool:
+    """Whether two device names are one device: the benchmarks' ``NVIDIA H200`` or ``x86_64, 2
+    threads`` against the stages' ``cuda (NVIDIA H200)`` or ``cpu (2 cores, x86_64)`` (any CPU is
+    one CPU here: the stages do not record its model)."""
+    def plain(name: str) -> str:
+        cuda = re.fullmatch(r"cuda \((.*)\)", name.strip())
+        if cuda:
+            return cuda[1].lower()
+        if name.startswith("cpu") or re.search(r"\d+ threads?$", name):
+            return "cpu"
+        return name.strip().lower()
+    return plain(a) == plain(b)
+
+
+def mismatches(inputs: list[tuple[str, str, dict]], runs: list[tuple[str, dict]] = ()) -> list[str]:
+    """What keeps these files out of one rates file: ``inputs`` are ``(label, profile, bench)``
+    of benchmark outputs, the first a ``--train`` file whose device the others must name, with
+    sizes equal to their profile; ``runs`` are ``(label, histories)`` whose ``(result)`` entries
+    must name that device. Files that record no device or sizes are not checked for them."""
+    problems = []
+    device = next((_device(b) for _, _, b in inputs if _device(b)), None)
+    for label, profile, bench in inputs:
+        if _device(bench) and device and not same_device(_device(bench), device):
+            problems.append(f"{label}: measured on {_device(bench)!r}, not {device!r}")
+        if _sizes(bench) and _sizes(bench) != profile:
+            problems.append(f"{label}: measured at the {_sizes(bench)!r} sizes, given for profile "
+                            f"{profile!r}")
+    for label, found in runs:
+        seen = sorted({r["device"] for k, r in found.items()
+                       if k.endswith(" (result)") and isinstance(r, dict) and r.get("device")})
+        other = [d for d in seen if device and not same_device(d, device)]
+        if other:
+            problems.append(f"{label}: stages run on {', '.join(map(repr, other))}, not {device!r}")
+    return problems
 
 
 def _fastest(row: dict) -> float:
@@ -156,15 +216,24 @@ def main(argv=None) -> None:
     def load(pairs):
         return {p: [json.load(open(path)) for path in paths] for p, paths in pairs.items()}
 
-    def one(pairs):
-        return {p: files[0] for p, files in load(pairs).items()}
-
-    rates = build(one(_pairs(args.train, "--train")),
-                  load(_pairs(args.supernet, "--supernet", several=True)),
-                  one(_pairs(args.fit, "--fit")), args.source,
-                  load(_pairs(args.jobs, "--jobs", several=True)),
-                  {p: [histories(path) for path in paths]
-                   for p, paths in _pairs(args.warmup, "--warmup", several=True).items()})
+    named = {"--train": _pairs(args.train, "--train"),
+             "--supernet": _pairs(args.supernet, "--supernet", several=True),
+             "--fit": _pairs(args.fit, "--fit"), "--jobs": _pairs(args.jobs, "--jobs", several=True)}
+    loaded = {opt: load(pairs) for opt, pairs in named.items()}
+    warmup = {p: [histories(path) for path in paths]
+              for p, paths in _pairs(args.warmup, "--warmup", several=True).items()}
+    problems = mismatches(
+        [(f"{opt} {p}={path}", p, bench) for opt, pairs in named.items()
+         for p, paths in pairs.items() for path, bench in zip(paths, loaded[opt][p], strict=True)],
+        [(f"--warmup {p}={path}", found)
+         for p, paths in _pairs(args.warmup, "--warmup", several=True).items()
+         for path, found in zip(paths, warmup[p], strict=True)])
+    if problems:
+        raise SystemExit("make_rates: one rates file is one device at each profile's sizes:\n  "
+                         + "\n  ".join(problems))
+    rates = build({p: files[0] for p, files in loaded["--train"].items()}, loaded["--supernet"],
+                  {p: files[0] for p, files in loaded["--fit"].items()}, args.source,
+                  loaded["--jobs"], warmup)
     with open(args.out, "w") as fh:
         json.dump(rates, fh, indent=1)
     print(f"{args.out}: {rates['device']}, profiles {', '.join(rates['profiles'])}")

@@ -238,15 +238,69 @@ def test_warmup_histories_are_read_from_a_stages_runs_folder(tmp_path):
                           ("supernet/vgg_small", [30.0, 2.0, 2.0])):
         (runs / name).mkdir(parents=True)
         (runs / name / "history.json").write_text(json.dumps([{"seconds": x} for x in seconds]))
-        (runs / name / "result.json").write_text("{}")
+        (runs / name / "result.json").write_text(json.dumps({"device": "cuda (GPU X)"}))
     found = make_rates.histories(runs)
-    assert set(found) == {"uniform/vgg_small/uniform1x/seed0", "supernet/vgg_small"}
+    names = {"uniform/vgg_small/uniform1x/seed0", "supernet/vgg_small"}
+    assert set(found) == names | {f"{n} (result)" for n in names}  # results: the device
     assert make_rates.warmups([found]) == {"vgg_small": {"warmup_s": 8.0, "supernet_warmup_s": 28.0}}
     (tmp_path / "train.json").write_text(json.dumps(
         {"device": "GPU X", "rows": [{"model": "vgg_small", "ops": 1e6, "binary_img_s": 3000.0}]}))
     out = tmp_path / "rates.json"
     make_rates.main([str(out), "--train", f"gpu={tmp_path / 'train.json'}", "--warmup", f"gpu={runs}"])
     assert json.loads(out.read_text())["profiles"]["gpu"]["vgg_small"]["warmup_s"] == 8.0
+
+    # histories of stages run on another device make no rates file of GPU X
+    (runs / "supernet/vgg_small/result.json").write_text(json.dumps({"device": "cpu (2 cores, x86_64)"}))
+    with pytest.raises(SystemExit, match=r"--warmup gpu=.*runs: stages run on 'cpu \(2 cores, "
+                                         r"x86_64\)', not 'GPU X'"):
+        make_rates.main([str(tmp_path / "other.json"), "--train", f"gpu={tmp_path / 'train.json'}",
+                         "--warmup", f"gpu={runs}"])
+    assert not (tmp_path / "other.json").exists()
+
+
+def test_make_rates_refuses_files_of_other_devices_or_sizes(tmp_path):
+    import make_rates
+
+    assert make_rates.same_device("NVIDIA H200", "cuda (NVIDIA H200)")
+    assert make_rates.same_device("x86_64, 2 threads", "cpu (2 cores, x86_64)")
+    assert not make_rates.same_device("NVIDIA H200", "cuda (NVIDIA H100 80GB HBM3)")
+    assert not make_rates.same_device("NVIDIA H200", "x86_64, 16 threads")
+
+    train = {"device": "NVIDIA H200", "sizes": "gpu", "rows": []}
+    paper = {"device": "NVIDIA H200", "sizes": "paper", "rows": []}
+    rehearsal = {"meta": {"machine": "x86_64, 2 threads", "profile": "cpu"}, "rows": []}
+    h100 = {"device": "NVIDIA H100 80GB HBM3", "sizes": "gpu", "rows": []}
+    old = {"rows": []}  # records neither: not checked
+    assert make_rates.mismatches([("t", "gpu", train), ("p", "paper", paper), ("o", "gpu", old)]) == []
+    assert make_rates.mismatches([("t", "gpu", train), ("s", "gpu", rehearsal), ("j", "gpu", h100),
+                                  ("q", "gpu", paper)]) == [
+        "s: measured on 'x86_64, 2 threads', not 'NVIDIA H200'",
+        "s: measured at the 'cpu' sizes, given for profile 'gpu'",
+        "j: measured on 'NVIDIA H100 80GB HBM3', not 'NVIDIA H200'",
+        "q: measured at the 'paper' sizes, given for profile 'gpu'"]
+    runs = {"uniform/m/x/seed0": [], "uniform/m/x/seed0 (result)": {"device": "cuda (NVIDIA H200)"}}
+    assert make_rates.mismatches([("t", "gpu", train)], [("w", runs)]) == []
+
+    for name, bench in (("train.json", train), ("supernet.json", rehearsal)):
+        (tmp_path / name).write_text(json.dumps(bench))
+    with pytest.raises(SystemExit, match=r"--supernet gpu=\S*supernet.json: measured on 'x86_64"):
+        make_rates.main([str(tmp_path / "rates.json"), "--train", f"gpu={tmp_path / 'train.json'}",
+                         "--supernet", f"gpu={tmp_path / 'supernet.json'}"])
+    assert not (tmp_path / "rates.json").exists()
+
+    # the H200 rates file in the repository is what its own files give, unchanged by the check
+    results = ROOT / "bench" / "results_gpu"
+    saved = json.loads((results / "rates_h200.json").read_text())
+    out = tmp_path / "again.json"
+    make_rates.main([str(out), "--train", f"gpu={results / 'train_gpu_h200.json'}",
+                     f"paper={results / 'train_paper_h200.json'}",
+                     "--supernet", f"gpu={results / 'supernet_gpu_h200_run2.json'}",
+                     f"gpu={results / 'supernet_gpu_h200_run3.json'}",
+                     "--fit", f"gpu={results / 'fit_gpu_h200.json'}",
+                     "--jobs", f"gpu={results / 'jobs_gpu_h200.json'}",
+                     "--warmup", f"gpu={results / 'stage_histories_h200.json'}",
+                     f"gpu={results / 'stage_uniform_m1_jobs1_h200.json'}", "--source", saved["source"]])
+    assert json.loads(out.read_text()) == saved
 
 
 def test_make_rates_cli_merges_supernet_files_and_refuses_two_train_files(tmp_path):
