@@ -190,8 +190,11 @@ def with_projection(rows: list[dict], projection) -> list[dict]:
 
 
 def same_device(run_device: str, rates_device: str | None) -> bool:
-    """Whether the run's device (``cuda (NVIDIA H200)``) is the rates' (``NVIDIA H200``)."""
-    return bool(rates_device) and rates_device.lower() in run_device.lower()
+    """Whether the run's device (``cuda (NVIDIA H200)``) is the rates' (``NVIDIA H200``), as
+    ``make_rates`` compares them; False without rates."""
+    from make_rates import same_device as same  # bench/, beside this script
+
+    return bool(rates_device) and same(run_device, rates_device)
 
 
 def markdown(record: dict) -> str:
