@@ -103,8 +103,9 @@ cuDNN's choices for shapes it has seen) it is an upper bound.
 
 **Disk** (:func:`disk_needs`; ``checkpoints_GB`` per stage): a finished model keeps one file,
 its final ``last.pt`` (``bnnlib.train``: weights and buffers, no optimizer state; a few
-kilobytes of history and RNG states besides), a supernet its ``last.pt`` and the
-``supernet.pt`` that the search reads, a search a few kilobytes of JSON. Bytes are
+kilobytes of history and RNG states besides), a supernet its ``last.pt`` too (the
+``supernet.pt`` beside it that the search reads records its digest, not a second copy), a
+search a few kilobytes of JSON. Bytes are
 ``supernet.state_bytes`` of the stages' models built on the meta device; searched, random and
 proxy genomes' are the mean of the :data:`OPS_DRAWS` random genomes' (the widths study's Auto-A
 is smaller, Auto-B larger). While it trains, a model's run state holds the optimizer's moments
@@ -180,7 +181,7 @@ class Work:
     rate is read at; ``eval_ops``: OPs of what is evaluated (the supernet's largest candidate).
     ``kind``: ``static`` (a model trained alone), ``supernet``, ``one-shot`` or ``finetune``
     (candidate evaluations). ``checkpoint_bytes``: what the stage keeps on disk for this work
-    (every model's final ``last.pt``, the supernet's ``supernet.pt`` too); ``state_bytes``: one
+    (every model's final ``last.pt``, the supernet's too); ``state_bytes``: one
     model's whole run state while it trains (weights and the optimizer's moments).
     """
 
@@ -388,7 +389,7 @@ def workload(params: Params, family: str) -> list[Work]:
         images_evaluated=epochs.supernet * sp.val, ops_per_image=step_ops,
         timed_ops=step_ops, eval_ops=ops.largest, kind="supernet",
         estimate="counted" if largest_mode else "random-genome mean",
-        checkpoint_bytes=2 * ops.supernet_bytes,  # last.pt and supernet.pt
+        checkpoint_bytes=ops.supernet_bytes,  # last.pt (supernet.pt: its digest, no weights)
         state_bytes=run_state * ops.supernet_bytes))
     # search
     search = cfg.search

@@ -31,8 +31,9 @@ HEADER = """\
 # fingerprint differs."""
 
 #: results of earlier stages that a stage reads
-UPSTREAM = {"search": ["runs/supernet/${key}/supernet.pt"], "retrain": ["runs/search/${key}"],
-            "proxy": ["runs/supernet/${key}/supernet.pt"]}
+#: supernet.pt records the supernet; its weights are the final last.pt beside it (stages/supernet)
+SUPERNET = ["runs/supernet/${key}/supernet.pt", "runs/supernet/${key}/last.pt"]
+UPSTREAM = {"search": SUPERNET, "retrain": ["runs/search/${key}"], "proxy": SUPERNET}
 TABLES_OUTS = ("reports/tables", "reports/figures", "reports/claims.md", "reports/claims.csv",
                "reports/index.html", "reports/executed/05_tables.ipynb",
                "reports/notebooks/05_tables.html")

@@ -192,6 +192,38 @@ def test_search_refuses_a_supernet_of_other_settings(study):
         search.run(study("search", "resnet18"))
 
 
+def test_the_supernet_keeps_one_copy_of_its_weights_and_checks_it(study):
+    """supernet.pt records the supernet (construction, data, weights' digest) and takes the
+    weights from the final last.pt beside it: a last.pt of other weights is refused, a missing
+    one named, and a supernet.pt of earlier versions (weights inside) still loads."""
+    from bnnlib.utils import load_checksummed, save_checksummed
+
+    cfg = study("supernet", "vgg_small")
+    trained = supernet.run(cfg)
+    folder = cfg.runs_dir / "supernet/vgg_small"
+    record = load_checksummed(folder / "supernet.pt")
+    assert "state_dict" not in record and record["checkpoint"] == "last.pt"
+    weights = sum(t.numel() * t.element_size() for t in supernet.build(cfg).state_dict().values())
+    assert (folder / "supernet.pt").stat().st_size < 0.05 * weights  # no second copy
+    view = study("search", "vgg_small")
+    net, digest = supernet.load(view)
+    last = load_checksummed(folder / "last.pt")
+    assert digest == trained["weights"] == common.weights_digest(net)
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in last["model"].items())
+
+    changed = {k: (v + 1 if v.is_floating_point() else v) for k, v in last["model"].items()}
+    save_checksummed({**last, "model": changed}, folder / "last.pt")
+    with pytest.raises(StaleUpstreamError, match=r"last.pt holds other weights .*than .*supernet.pt "
+                                                 r"recorded.*supernet_widths@vgg_small"):
+        supernet.load(view)
+    save_checksummed({**record, "state_dict": net.state_dict()}, folder / "supernet.pt")
+    assert supernet.load(view)[1] == digest  # an earlier version's supernet.pt: its own weights
+    save_checksummed(record, folder / "supernet.pt")
+    (folder / "last.pt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"last.pt does not exist.*supernet_widths@vgg_small"):
+        supernet.load(view)
+
+
 def test_retrain_refuses_a_search_of_other_settings(study):
     supernet.run(study("supernet", "mobilenet_m2"))
     search.run(study("search", "mobilenet_m2"))
