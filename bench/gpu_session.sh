@@ -3,7 +3,8 @@
 # ("The gpu profile"): the CUDA tests, the benchmarks at the gpu and paper sizes, then the gpu
 # profile's stages for one family, each part timed. Every part has its own time limit and the
 # session goes on when one fails. Results are written to a work folder and packed after every
-# part into OUT/results.tgz (with OUT/session.log beside it: two files, whatever happens).
+# part into OUT/results.tgz (with OUT/session.log beside it: two files, whatever happens; the
+# profiler's traces in OUT/traces.tgz).
 #
 #   bash bench/gpu_session.sh OUT [FAMILY] [SEEDS]     e.g. bash bench/gpu_session.sh /tmp/out vgg_small "[0]"
 #
@@ -40,7 +41,14 @@ want() { case " $PARTS " in *" $1 "*) return 0;; *) return 1;; esac; }
 START=$(date +%s)
 BUDGET=${BUDGET:-100000}
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$WORK/session.log"; cp "$WORK/session.log" "$OUT/"; }
-pack() { tar czf "$OUT/results.tgz.tmp" -C "$WORK" . && mv "$OUT/results.tgz.tmp" "$OUT/results.tgz"; }
+# the profiler's Chrome traces go apart (traces.tgz): at the gpu sizes they can pass the 16 MiB
+# that one returned file may hold, and must not take the results with them
+pack() {
+    tar czf "$OUT/results.tgz.tmp" --exclude=./traces -C "$WORK" . && mv "$OUT/results.tgz.tmp" "$OUT/results.tgz"
+    if [ -d "$WORK/traces" ]; then
+        tar czf "$OUT/traces.tgz.tmp" -C "$WORK" traces && mv "$OUT/traces.tgz.tmp" "$OUT/traces.tgz"
+    fi
+}
 part() {  # part NAME LIMIT_S CMD...: run with a time limit, record rc and seconds, show the end
     local name=$1 limit=$2
     shift 2
