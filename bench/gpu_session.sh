@@ -24,7 +24,8 @@
 #               stopped at its limit is recorded with rc 124 and its seconds: its per-item lines
 #               show how far it got)
 # Needs bnnlib's dependencies but not dvc, dvclive or papermill (the stages run directly). The
-# device image of 2026-11 lacks ruamel.yaml (settings): carry its wheel (pure Python).
+# device image of 2026-11 lacks ruamel.yaml (settings): carry its wheel (pure Python). Part
+# "stages" also needs Fashion-MNIST there (no network): carry data/raw holding its IDX files.
 set -u
 OUT=${1:-bench/gpu_out}
 FAMILY=${2:-vgg_small}
@@ -130,7 +131,12 @@ for kv in ${STAGE_SET:-}; do SETS="$SETS --set $kv"; done
 $PY bench/derive_params.py profiles/gpu.yaml "$RUNS/params.yaml" --seeds "$SEEDS" \
     $([ "${TINY:-0}" = 1 ] && echo --tiny) $SETS || { log "derive_params failed"; exit 1; }
 cp "$RUNS/params.yaml" "$WORK/params_used.yaml"
-$PY -m bnnlib.stages.data "$RUNS/params.yaml" > "$WORK/data.log" 2>&1 || log "data stage failed"
+# the device image has no Fashion-MNIST and no network: carry data/raw (the four IDX files,
+# e.g. copied from /usr/share/datasets/fashion-mnist) or the stages cannot start
+$PY -m bnnlib.stages.data "$RUNS/params.yaml" > "$WORK/data.log" 2>&1 || {
+    tail -n 5 "$WORK/data.log"
+    log "data stage failed (data.log): no stage can run; carry data/raw with Fashion-MNIST's IDX files"
+    pack; exit 1; }
 # proxy before search: it needs only the supernet; retrain needs the finished search
 for stage in $STAGES; do
     part "stage_${stage}_$FAMILY" 300 $PY -m bnnlib.stages "$stage" "$FAMILY" \
