@@ -17,7 +17,8 @@
    profile's MaxFLOPs (``bnnlib.stages.search.budget``), so M1's candidates sit near its
    groups = 16 end, as in the search; in the widths study uniformly. ``--unconstrained``
    draws every family's uniformly (what this benchmark did before: docs/gpu.md's H200
-   sessions).
+   sessions). ``--group-conv grouped dense`` times the groups study's scoring both ways
+   (``bnnlib.dynamic.group_conv``; the search's ``group_conv`` setting).
 
     python bench/bench_supernet.py                   # all families
     python bench/bench_supernet.py --families mobilenet_m1 --genomes 5 --json out.json
@@ -28,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
+import os
 import statistics
 import time
 
@@ -43,6 +46,7 @@ from bnnlib import settings, supernet
 from bnnlib.data import InMemoryImages
 from bnnlib.evaluators import OneShotEvaluator
 from bnnlib.genome import random_draws
+from bnnlib.registry import GROUP_CONVS, GROUP_MODELS
 
 
 def search_candidates(family: str, sn, shape, profile: str, rng, n: int,
@@ -106,10 +110,17 @@ def random_images(n: int, shape, classes: int, seed: int = 0) -> InMemoryImages:
     return InMemoryImages(images, targets, [0.5] * c, [0.25] * c)
 
 
+def setting_key(autotune: bool, eval_batch: int, group_conv: str = "grouped") -> str:
+    """The key of one scoring setting's rate: ``autotune0_batch5000``, ``..._dense``."""
+    return f"autotune{int(autotune)}_batch{eval_batch}" + ("_dense" if group_conv == "dense" else "")
+
+
 def write(args: argparse.Namespace, sizes: dict, device: torch.device, rows: list[dict]) -> None:
+    # BNNLIB_DENSE_GROUPS: how the supernet's training steps ran their grouped convolutions
     meta = {"machine": device_name(device), "torch": torch.__version__, "sizes": sizes,
             "profile": args.sizes, "calib_images": args.calib, "val_images": args.val,
-            "eval_batch": args.eval_batch}
+            "eval_batch": args.eval_batch, "group_conv": args.group_conv,
+            "BNNLIB_DENSE_GROUPS": os.environ.get("BNNLIB_DENSE_GROUPS", "0")}
     with open(args.json, "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=2)
 
@@ -129,6 +140,10 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--evals", type=int, default=5, help="candidates timed per family")
     parser.add_argument("--autotune", choices=("off", "both"), default="both",
                         help="on CUDA, also time evaluations with cudnn.benchmark forced on")
+    parser.add_argument("--group-conv", nargs="+", default=["grouped"], choices=GROUP_CONVS,
+                        help="how the groups study's candidates run their grouped convolutions "
+                             "while scored (the search's group_conv; one rate each, keys "
+                             "ending in _dense for dense; the widths families have none)")
     parser.add_argument("--unconstrained", action="store_true",
                         help="uniformly random candidates in every family (default: the groups "
                              "study's within the profile's MaxFLOPs, as the search draws them)")
@@ -160,29 +175,32 @@ def main(argv=None) -> list[dict]:
         calib = torch.utils.data.Subset(images, range(args.calib))
         val = torch.utils.data.Subset(images, range(args.calib, args.calib + args.val))
         rates = {}
-        count = len(args.eval_batch) * (2 if device.type == "cuda" and args.autotune == "both" else 1)
+        modes = args.group_conv if family in GROUP_MODELS else ["grouped"]
+        count = len(modes) * len(args.eval_batch) * (
+            2 if device.type == "cuda" and args.autotune == "both" else 1)
         pool, drawn = search_candidates(family, sn, inp["shape"], args.sizes, rng,
                                         count * (args.evals + 1), args.unconstrained)
         pool = iter(pool)
-        for autotune in ((False, True) if device.type == "cuda" and args.autotune == "both"
-                         else (False,)):
+        settings = itertools.product(
+            (False, True) if device.type == "cuda" and args.autotune == "both" else (False,),
+            args.eval_batch, modes)
+        for autotune, eval_batch, mode in settings:
             # cudnn.benchmark autotunes every new conv shape: candidates bring new shapes
             torch.backends.cudnn.benchmark = autotune
-            for eval_batch in args.eval_batch:
-                ev = OneShotEvaluator(sn, calib, val, calib_images=None, val_images=None,
-                                      batch_size=eval_batch, autotune=autotune)
-                ev(next(pool))  # warm-up: first kernels
-                sync(device)
-                t = time.perf_counter()
-                for _ in range(args.evals):
-                    genome = next(pool)
-                    sn.ops(genome, inp["shape"])
-                    ev(genome)
-                sync(device)
-                rates[f"autotune{int(autotune)}_batch{eval_batch}"] = (
-                    60 * args.evals / (time.perf_counter() - t))
+            ev = OneShotEvaluator(sn, calib, val, calib_images=None, val_images=None,
+                                  batch_size=eval_batch, autotune=autotune, group_conv=mode)
+            ev(next(pool))  # warm-up: first kernels
+            sync(device)
+            t = time.perf_counter()
+            for _ in range(args.evals):
+                genome = next(pool)
+                sn.ops(genome, inp["shape"])
+                ev(genome)
+            sync(device)
+            rates[setting_key(autotune, eval_batch, mode)] = (
+                60 * args.evals / (time.perf_counter() - t))
         torch.backends.cudnn.benchmark = device.type == "cuda"
-        per_min = rates[f"autotune0_batch{args.eval_batch[0]}"]
+        per_min = rates[setting_key(False, args.eval_batch[0], modes[0])]
         row = {"family": family, "input": list(inp["shape"]), "batch": batch,
                "supernet_step_ms": statistics.median(sn_ms),
                "static_step_ms": statistics.median(st_ms), "ratio_median": statistics.median(ratios),

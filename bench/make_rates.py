@@ -9,13 +9,18 @@ Per profile and family:
 - ``train``: the binary training-step rates of ``bench/bench_train.py`` at each measured size
   (``ops`` = the model's Bi-Real OPs, ``img_s`` = images/s), multiplied by ``fit / bare`` of
   ``bench/bench_fit.py`` for that family when given (what ``fit`` itself reaches, with its
-  data pipeline and bookkeeping);
+  data pipeline and bookkeeping; several ``--fit`` files: the mean of their ratios, since two
+  H200 sessions differed by up to 0.18);
 - ``supernet_over_static``: the median supernet/static step ratio of ``bench/bench_supernet.py``;
 - ``candidate_s``: seconds per one-shot candidate evaluation, the fastest evaluation batch
   measured by ``bench_supernet`` with cuDNN autotuning off, as the search stage scores
   (``OneShotEvaluator``'s default; a file without such settings: its fastest), with
   ``candidate_images`` the calibration + validation images it forwarded (:mod:`bnnlib.cost`
   scales to the profile's). Set the profile's ``eval_batch_size`` to that batch;
+  ``candidate_s_dense`` / ``candidate_images_dense`` the same from the settings scored with
+  dense convolutions (keys ending in ``_dense``: ``bench_supernet.py --group-conv dense``), for
+  profiles whose groups search has ``group_conv: dense``; a file whose steps ran with
+  ``BNNLIB_DENSE_GROUPS=1`` gives no ``supernet_over_static`` (supernet training runs grouped);
 - ``jobs_speedup``: per ``jobs`` value, the steady speedup of ``bench/bench_jobs.py`` (that
   many trainings at once against one after another, process start excluded);
 - ``warmup_s`` / ``fp_warmup_s`` / ``supernet_warmup_s``: from per-epoch histories of stages run on the device
@@ -36,7 +41,7 @@ or another GPU's rows would otherwise flow silently into a file labelled with on
 
 ``--supernet``, ``--jobs`` and ``--warmup`` may name a profile more than once (sessions that re-measured some
 families): a later file's rows replace an earlier one's for the families it has, each with its
-own image counts. ``--train`` and ``--fit`` take one file per profile.
+own image counts; ``--fit`` files are averaged. ``--train`` takes one file per profile.
 """
 
 from __future__ import annotations
@@ -128,12 +133,18 @@ def mismatches(inputs: list[tuple[str, str, dict]], runs: list[tuple[str, dict]]
     return problems
 
 
-def _fastest(row: dict) -> float:
+def _fastest(row: dict, group_conv: str = "grouped") -> float | None:
     """Evaluations per minute of the fastest autotuning-off setting of a bench_supernet row
-    (its fastest setting where none is off; its one rate where it has no settings)."""
-    settings = row.get("evaluations_per_min_by_setting", {})
+    scored with ``group_conv`` (keys ending in ``_dense`` for dense; its fastest setting where
+    none is off; for grouped, its one rate where it has no settings; None: not measured)."""
+    settings = {k: v for k, v in row.get("evaluations_per_min_by_setting", {}).items()
+                if k.endswith("_dense") == (group_conv == "dense")}
     off = [v for k, v in settings.items() if k.startswith("autotune0")]
-    return max(off or settings.values(), default=row["evaluations_per_min"])
+    if group_conv == "dense":
+        return max(off or settings.values(), default=None)
+    if not row.get("evaluations_per_min_by_setting"):
+        return row["evaluations_per_min"]
+    return max(off or settings.values(), default=None)
 
 
 def warmups(histories: list[dict]) -> dict[str, dict[str, float]]:
@@ -157,7 +168,7 @@ def warmups(histories: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def build(train: dict[str, dict], supernet: dict[str, dict | list[dict]] | None = None,
-          fit: dict[str, dict] | None = None, source: str = "",
+          fit: dict[str, dict | list[dict]] | None = None, source: str = "",
           jobs: dict[str, dict | list[dict]] | None = None,
           warmup: dict[str, dict | list[dict]] | None = None) -> dict:
     """The rates dict from loaded benchmark JSONs, keyed by profile. ``supernet``, ``jobs`` and
@@ -168,7 +179,12 @@ def build(train: dict[str, dict], supernet: dict[str, dict | list[dict]] | None 
     device = torch_version = None
     for profile, bench in train.items():
         device, torch_version = bench.get("device"), bench.get("torch")
-        factor = {r["family"]: r["fit_over_bare"] for r in fit.get(profile, {}).get("rows", [])}
+        # fit / bare: the mean over the files that measured the family (sessions disagree)
+        ratios = defaultdict(list)
+        for measured in _files(fit.get(profile, [])):
+            for r in measured.get("rows", []):
+                ratios[r["family"]].append(float(r["fit_over_bare"]))
+        factor = {family: sum(v) / len(v) for family, v in ratios.items()}
         points = defaultdict(list)
         for r in bench["rows"]:
             points[r["model"]].append({"ops": float(r["ops"]),
@@ -177,17 +193,24 @@ def build(train: dict[str, dict], supernet: dict[str, dict | list[dict]] | None 
         for family, pts in points.items():
             fams[family] = {"train": sorted(pts, key=lambda p: p["ops"])}
         for sn in _files(supernet.get(profile, [])):
-            images = sn.get("meta", {}).get("calib_images", 0) + sn.get("meta", {}).get("val_images", 0)
+            meta = sn.get("meta", {})
+            images = meta.get("calib_images", 0) + meta.get("val_images", 0)
             for r in sn.get("rows", []):
-                if r["family"] in fams:
-                    fams[r["family"]]["supernet_over_static"] = float(r["ratio_median"])
-                    # the fastest measured batch of the search's evaluator, which scores with
-                    # autotuning off (bnnlib.cost scales it to the profile's images)
-                    best = _fastest(r)
-                    fams[r["family"]]["candidate_s"] = 60.0 / float(best)
-                    fams[r["family"]].pop("candidate_images", None)
+                if r["family"] not in fams:
+                    continue
+                fam = fams[r["family"]]
+                if meta.get("BNNLIB_DENSE_GROUPS", "0") != "1":  # supernet training runs grouped
+                    fam["supernet_over_static"] = float(r["ratio_median"])
+                # per scoring mode, the fastest measured batch of the search's evaluator, which
+                # scores with autotuning off (bnnlib.cost scales it to the profile's images)
+                for mode, suffix in (("grouped", ""), ("dense", "_dense")):
+                    best = _fastest(r, mode)
+                    if best is None:
+                        continue
+                    fam[f"candidate_s{suffix}"] = 60.0 / float(best)
+                    fam.pop(f"candidate_images{suffix}", None)
                     if images:
-                        fams[r["family"]]["candidate_images"] = int(images)
+                        fam[f"candidate_images{suffix}"] = int(images)
         for measured in _files(jobs.get(profile, [])):
             for r in measured.get("rows", []):
                 if r["family"] in fams:
@@ -218,7 +241,7 @@ def main(argv=None) -> None:
 
     named = {"--train": _pairs(args.train, "--train"),
              "--supernet": _pairs(args.supernet, "--supernet", several=True),
-             "--fit": _pairs(args.fit, "--fit"), "--jobs": _pairs(args.jobs, "--jobs", several=True)}
+             "--fit": _pairs(args.fit, "--fit", several=True), "--jobs": _pairs(args.jobs, "--jobs", several=True)}
     loaded = {opt: load(pairs) for opt, pairs in named.items()}
     warmup = {p: [histories(path) for path in paths]
               for p, paths in _pairs(args.warmup, "--warmup", several=True).items()}
@@ -232,7 +255,7 @@ def main(argv=None) -> None:
         raise SystemExit("make_rates: one rates file is one device at each profile's sizes:\n  "
                          + "\n  ".join(problems))
     rates = build({p: files[0] for p, files in loaded["--train"].items()}, loaded["--supernet"],
-                  {p: files[0] for p, files in loaded["--fit"].items()}, args.source,
+                  loaded["--fit"], args.source,
                   loaded["--jobs"], warmup)
     with open(args.out, "w") as fh:
         json.dump(rates, fh, indent=1)

@@ -25,9 +25,13 @@ candidates drawn as stage 03 draws them, ``bench/bench_supernet.py``; or fit's s
 - kernels launched per candidate (per step).
 
 Chrome traces for ``chrome://tracing`` / Perfetto with ``--trace DIR``. ``--group-conv grouped
-dense`` profiles the one-shot scoring twice, the second time with ``BNNLIB_DENSE_GROUPS=1``
-(``bnnlib.dynamic``: each grouped convolution run as a dense one with a block-diagonal weight),
-so the two are compared on the same candidates in one run.
+dense`` profiles the one-shot scoring twice, the second time with the evaluator's
+``group_conv="dense"`` (``bnnlib.dynamic``: each grouped convolution run as a dense one with a
+block-diagonal weight; the search's ``group_conv`` setting), so the two are compared on the same
+candidates in one run. The plain timing runs first, then as many other candidates under the
+profiler, most of whose (layer, groups) convolution shapes the plain pass has met already:
+where the plain time per candidate is far above the profiled one (which carries the profiler's
+overhead), meeting new shapes (cuDNN choosing kernels on the host) is the cost.
 
     python bench/profile_ops.py --what oneshot --device cuda --sizes gpu --families mobilenet_m1 \
         --calib 1000 --val 5000 --eval-batch 5000 --json out.json
@@ -46,7 +50,7 @@ import numpy as np
 import torch
 from bench_supernet import random_images, search_candidates
 from bench_train import batch as random_batch
-from bench_train import device_name, environ, make_step, sync
+from bench_train import device_name, make_step, sync
 from sizes import FAMILIES, profile_input, profile_kwargs, uniform_kwargs
 
 from bnnlib import settings, supernet
@@ -56,7 +60,8 @@ from bnnlib.models import build
 #: kinds of op, matched in this order against the lower-cased op or kernel name
 KINDS: list[tuple[str, re.Pattern]] = [
     ("batch norm", re.compile(r"batch_?norm|bn_fw|bn_bw|welford")),
-    ("quantizer", re.compile(r"sign|triton|^fwd\b|^bwd\b|^fwd_|^bwd_")),  # bnnlib.fused's: fwd, bwd
+    # bnnlib.fused's: fwd, bwd; not "unsigned" in a cuDNN kernel's template arguments
+    ("quantizer", re.compile(r"(?<!un)sign|triton|^fwd\b|^bwd\b|^fwd_|^bwd_")),
     ("conv/matmul", re.compile(r"conv|gemm|xmma|cutlass|cudnn|mkldnn|winograd|dgrad|wgrad|"
                                r"fprop|addmm|matmul|\bmm\b|linear")),
     ("pooling", re.compile(r"pool")),
@@ -158,11 +163,6 @@ def _profiled(run_one, count: int, device: torch.device, trace: str | None, tag:
     return plain, wall, prof.key_averages()
 
 
-def group_conv(mode: str):
-    """``BNNLIB_DENSE_GROUPS`` for the block: ``"dense"`` sets it to 1, ``"grouped"`` to 0."""
-    return environ("BNNLIB_DENSE_GROUPS", "1" if mode == "dense" else "0")
-
-
 def profile_oneshot(family: str, args, device: torch.device, mode: str = "grouped") -> dict:
     """The one-shot evaluator of stage 03 on ``args.evals`` candidates of ``family``, with the
     dynamic layers' grouped convolutions run as ``mode`` (``grouped`` or ``dense``)."""
@@ -179,16 +179,14 @@ def profile_oneshot(family: str, args, device: torch.device, mode: str = "groupe
     pool, drawn = search_candidates(family, sn, inp["shape"], args.sizes, rng,
                                     2 * args.evals + 1)
     ev = OneShotEvaluator(sn, calib, val, calib_images=None, val_images=None,
-                          batch_size=args.eval_batch)
+                          batch_size=args.eval_batch, group_conv=mode)
 
     def one(i: int) -> None:
         sn.ops(pool[i], inp["shape"])  # the budget check of the search
         ev(pool[i])
 
-    with group_conv(mode):
-        ev(pool[-1])  # warm-up: first kernels
-        plain, wall, events = _profiled(one, args.evals, device, args.trace,
-                                        f"oneshot_{family}_{mode}")
+    ev(pool[-1])  # warm-up: first kernels
+    plain, wall, events = _profiled(one, args.evals, device, args.trace, f"oneshot_{family}_{mode}")
     row = summarize(events, wall, args.evals, device)
     row.update(family=family, what="oneshot", group_conv=mode, candidates=drawn,
                plain_s_per_item=plain,

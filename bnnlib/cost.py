@@ -82,7 +82,11 @@ through the supernet (default 1.0). ``candidate_s`` is the seconds of one one-sh
 evaluation (when missing: ``(calib + val images) / eval rate * supernet_over_static``); with
 ``candidate_images`` (the calibration + validation images it was measured with) it is scaled
 linearly to the profile's ``calib_images + val_images``, else used as it is. It does not apply to
-fine-tuned candidates, which are timed as training plus evaluation. ``jobs_speedup`` maps a
+fine-tuned candidates, which are timed as training plus evaluation. ``candidate_s_dense`` and
+``candidate_images_dense`` are the same for candidates scored with dense convolutions (the
+groups search's ``group_conv: dense``, ``bnnlib.dynamic``); a profile scoring densely on a
+device without them is projected at the grouped rate (dense scoring was never the slower where
+both were measured: docs/gpu.md). ``jobs_speedup`` maps a
 ``jobs`` value to the measured speedup of that many trainings at once on the device
 (``bench/bench_jobs.py``'s steady speedup, process start excluded): with the profile's ``jobs``
 among them (and ``devices: 1``), the models trained alone (uniform, retrain, proxy training)
@@ -112,8 +116,10 @@ is smaller, Auto-B larger). While it trains, a model's run state holds the optim
 too (:data:`OPTIMIZER_SLOTS`: Adam two, SGD one), and a run can have ``last.pt``, ``best.pt``
 and a file being written at once. DVC copies every output into its cache when a stage ends (a
 filesystem with reflinks shares the blocks instead), so the finished stages are on disk twice.
-Checked against a `gpu`-widths run on the CPU (3 seeds, toy epochs, 3 proxy genomes): 16.3 GB
-projected in ``runs/``, 16.6 GB measured; the uniform and supernet stages within 0.1%.
+Checked against a `gpu`-widths run on the CPU (3 seeds, toy epochs, 3 proxy genomes) with the
+code before the supernet kept its weights once: 16.3 GB projected in ``runs/`` (supernet 2.71),
+16.6 GB measured; the uniform and supernet stages within 0.1%. The same settings now project
+14.9 GB (supernet 1.35; not rerun).
 
 Not counted: process start-up (spawn, imports, the CUDA context: 16-17 s on the H200 with a
 few warm-up batches), checkpoint and result I/O, data loading beyond what the measured rates
@@ -161,7 +167,7 @@ OPS_DRAWS = 16
 EVAL_OVER_TRAIN = 3.0
 KINDS = ("static", "supernet", "one-shot", "finetune")
 RATE_KEYS = ("train", "eval_img_s", "supernet_over_static", "candidate_s", "candidate_images",
-             "jobs_speedup", "warmup_s", "fp_warmup_s", "supernet_warmup_s")
+             "candidate_s_dense", "candidate_images_dense", "jobs_speedup", "warmup_s", "fp_warmup_s", "supernet_warmup_s")
 TOP_KEYS = ("device", "torch", "source", "profiles")
 POINT_KEYS = ("ops", "img_s")
 
@@ -180,7 +186,8 @@ class Work:
     (``bnnlib.flops``; an estimate where ``estimate`` says so); ``timed_ops``: OPs the training
     rate is read at; ``eval_ops``: OPs of what is evaluated (the supernet's largest candidate).
     ``kind``: ``static`` (a model trained alone), ``supernet``, ``one-shot`` or ``finetune``
-    (candidate evaluations). ``checkpoint_bytes``: what the stage keeps on disk for this work
+    (candidate evaluations); ``group_conv``: how one-shot candidates run their grouped
+    convolutions (the groups search's setting; ``grouped`` elsewhere). ``checkpoint_bytes``: what the stage keeps on disk for this work
     (every model's final ``last.pt``, the supernet's too); ``state_bytes``: one
     model's whole run state while it trains (weights and the optimizer's moments).
     """
@@ -198,6 +205,7 @@ class Work:
     timed_ops: float
     eval_ops: float
     kind: str = "static"
+    group_conv: str = "grouped"
     estimate: str = "counted"
     checkpoint_bytes: int = 0
     state_bytes: int = 0
@@ -410,7 +418,8 @@ def workload(params: Params, family: str) -> list[Work]:
                         eval_ops=model_ops, kind="finetune", estimate=estimate)
         return Work(family=family, stage=stage, what=what, candidates=n,
                     images_evaluated=n * (calib + val), ops_per_image=model_ops,
-                    timed_ops=model_ops, eval_ops=model_ops, kind="one-shot", estimate=estimate)
+                    timed_ops=model_ops, eval_ops=model_ops, kind="one-shot", estimate=estimate,
+                    group_conv=search.group_conv if study == "groups" else "grouped")
 
     e, p = evaluations_per_search(search), search.population
     seeds_note = f"{n_search} search seed{'s' if n_search > 1 else ''}"
@@ -489,6 +498,8 @@ class FamilyRates:
     supernet_over_static: float = 1.0
     candidate_s: float | None = None
     candidate_images: float | None = None
+    candidate_s_dense: float | None = None
+    candidate_images_dense: float | None = None
     jobs_speedup: Mapping[int, float] = dataclasses.field(default_factory=dict)
     warmup_s: float | None = None
     fp_warmup_s: float | None = None
@@ -501,6 +512,13 @@ class FamilyRates:
         if work.estimate == "binary twin" and self.fp_warmup_s is not None:  # a real-valued row
             return self.fp_warmup_s
         return self.warmup_s or 0.0
+
+    def candidate(self, group_conv: str = "grouped") -> tuple[float | None, float | None]:
+        """Seconds of one one-shot candidate and the images it was measured with, scored with
+        ``group_conv`` (dense: the grouped rate where dense was not measured)."""
+        if group_conv == "dense" and self.candidate_s_dense is not None:
+            return self.candidate_s_dense, self.candidate_images_dense
+        return self.candidate_s, self.candidate_images
 
     def speedup(self, jobs: int) -> float:
         """Measured speedup of ``jobs`` trainings at once (1.0 where not measured)."""
@@ -619,20 +637,20 @@ def rates_from_dict(raw, source: str | None = None) -> Rates:
                 else:
                     eval_points = ((1.0, 1.0 / _number(ev, f"{at}.eval_img_s")),)
                 factor = entry.get("supernet_over_static")
-                cand = entry.get("candidate_s")
-                cand_images = entry.get("candidate_images")
-                if cand_images is not None and cand is None:
-                    raise ValueError(f"{at}.candidate_images is given without candidate_s")
+                for suffix in ("", "_dense"):
+                    if entry.get(f"candidate_images{suffix}") is not None and entry.get(
+                            f"candidate_s{suffix}") is None:
+                        raise ValueError(f"{at}.candidate_images{suffix} is given without "
+                                         f"candidate_s{suffix}")
                 table[name][family] = FamilyRates(
                     jobs_speedup=_speedups(entry.get("jobs_speedup", {}), f"{at}.jobs_speedup"),
                     train=_points(entry["train"], f"{at}.train"), eval=eval_points,
                     supernet_over_static=1.0 if factor is None else _number(
                         factor, f"{at}.supernet_over_static"),
-                    candidate_s=None if cand is None else _number(cand, f"{at}.candidate_s"),
-                    candidate_images=None if cand_images is None else _number(
-                        cand_images, f"{at}.candidate_images"),
                     **{key: None if entry.get(key) is None else _number(entry[key], f"{at}.{key}")
-                       for key in ("warmup_s", "fp_warmup_s", "supernet_warmup_s")})
+                       for key in ("candidate_s", "candidate_images", "candidate_s_dense",
+                                   "candidate_images_dense", "warmup_s", "fp_warmup_s",
+                                   "supernet_warmup_s")})
     except ValueError as err:
         raise ValueError(f"{source or 'rates'}: {err}") from None
     return Rates(device=raw["device"], profiles=table, torch=raw.get("torch"),
@@ -649,7 +667,8 @@ def load_rates(path: str | Path) -> Rates:
 
     ``train`` is required per family; ``eval_img_s`` (a number, or points like ``train``),
     ``supernet_over_static``, ``candidate_s`` and ``candidate_images`` (the calibration +
-    validation images ``candidate_s`` was measured with: scaled to the profile's) are optional;
+    validation images ``candidate_s`` was measured with: scaled to the profile's), and the same
+    two with ``_dense`` for dense scoring, are optional;
     ``torch`` and ``source`` too.
     """
     path = Path(path)
@@ -680,11 +699,11 @@ def work_hours(work: Work, rates: FamilyRates, jobs: int = 1, stage_models: int 
     docstring); ``stage_models``, the models its stage trains in all (default: ``work``'s),
     sets the :func:`tail_factor` where the speedup applies."""
     if work.kind == "one-shot":
-        if rates.candidate_s is not None:
-            per = rates.candidate_s
-            if rates.candidate_images is not None and work.candidates:
+        per, measured_images = rates.candidate(work.group_conv)
+        if per is not None:
+            if measured_images is not None and work.candidates:
                 # measured on other image counts: scaled to this candidate's calib + val images
-                per *= work.images_evaluated / work.candidates / rates.candidate_images
+                per *= work.images_evaluated / work.candidates / measured_images
             seconds = work.candidates * per
         else:
             seconds = (work.images_evaluated * rates.eval_s(work.eval_ops)

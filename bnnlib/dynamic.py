@@ -15,18 +15,23 @@ Each layer holds the largest weight and computes with a part of it chosen at run
 They implement ``active_macs`` so ``bnnlib.flops.count`` counts what they compute, and
 ``active_weight()`` returning the weight a static model of the same candidate would hold.
 
-``BNNLIB_DENSE_GROUPS=1`` (read at every forward, off by default) makes ``DynamicGroupConv2d``
-run a candidate's grouped convolution as one dense convolution whose weight is the quantized
-crop placed on the block diagonal, zeros elsewhere: the same result (up to the order of the
-sums; exact for binary inputs and unscaled binary weights) for ``g`` times the multiply-adds.
-It is an experiment for GPUs, where a grouped kernel with few channels per group can take as
-long as the dense one (docs/gpu.md: M1's binary step ran as fast at groups 4 as at groups 1);
-``bench/profile_ops.py --group-conv grouped dense`` times both. The FLOP count is the grouped
-one either way: it counts what the architecture needs, not how a kernel computes it.
+**How a grouped convolution runs** (:func:`group_conv`, ``"grouped"`` or ``"dense"``): ``dense``
+makes ``DynamicGroupConv2d`` run a candidate's grouped convolution as one dense convolution
+whose weight is the quantized crop placed on the block diagonal, zeros elsewhere: the same
+result (up to the order of the sums; exact for binary inputs and unscaled binary weights) for
+``g`` times the multiply-adds, with one convolution shape per layer whatever the group count.
+On an H200 at 28x28 that is what one-shot scoring needs: every candidate's new (layer, groups)
+shapes made cuDNN choose kernels again on the host (M1: device busy 30% of the wall), and dense
+scoring ran 1,227 M1 candidates per minute against 353 grouped (docs/gpu.md, session 6). The
+search's ``group_conv`` setting picks the mode for :class:`bnnlib.evaluators.OneShotEvaluator`;
+outside such a block ``BNNLIB_DENSE_GROUPS=1`` (read at every forward, off by default) turns it
+on for a process (the benchmarks' switch for training steps). The FLOP count is the grouped one
+either way: it counts what the architecture needs, not how a kernel computes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -34,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import QuantConv2d
+from .registry import GROUP_CONVS
 
 
 def block_diagonal_crop(weight: torch.Tensor, groups: int) -> torch.Tensor:
@@ -52,9 +58,34 @@ def block_diagonal_crop(weight: torch.Tensor, groups: int) -> torch.Tensor:
     return diag.permute(4, 0, 1, 2, 3).reshape(cout, cin // groups, kh, kw)
 
 
+_group_conv: str | None = None  # set by group_conv(); None: BNNLIB_DENSE_GROUPS decides
+
+
+def check_group_conv(mode: str) -> str:
+    if mode not in GROUP_CONVS:
+        raise ValueError(f"group_conv={mode!r}; valid: {', '.join(GROUP_CONVS)}")
+    return mode
+
+
+@contextlib.contextmanager
+def group_conv(mode: str):
+    """Within the block, ``DynamicGroupConv2d`` runs its grouped convolutions as ``mode``:
+    ``"grouped"`` (a grouped kernel) or ``"dense"`` (module docstring), whatever
+    ``BNNLIB_DENSE_GROUPS`` says. Blocks nest; the mode before is restored on exit."""
+    global _group_conv
+    check_group_conv(mode)
+    before, _group_conv = _group_conv, mode
+    try:
+        yield
+    finally:
+        _group_conv = before
+
+
 def dense_groups() -> bool:
-    """Whether ``DynamicGroupConv2d`` computes grouped convolutions densely
-    (``BNNLIB_DENSE_GROUPS=1``; module docstring)."""
+    """Whether ``DynamicGroupConv2d`` computes grouped convolutions densely: the mode of the
+    enclosing :func:`group_conv` block, else ``BNNLIB_DENSE_GROUPS=1`` (module docstring)."""
+    if _group_conv is not None:
+        return _group_conv == "dense"
     return os.environ.get("BNNLIB_DENSE_GROUPS", "0") == "1"
 
 

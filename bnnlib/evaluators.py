@@ -3,7 +3,9 @@
 - ``OneShotEvaluator`` (Phan et al. sec. 3.2.3 with SPOS-style scoring): set the genome on the
   trained supernet, recalibrate BN on a fixed seeded subset of training images
   (``bnnlib.bn.recalibrate_bn``), and score top-1 on a fixed seeded subset of the held-out
-  search-validation split. All candidates use the same images.
+  search-validation split. All candidates use the same images. ``group_conv="dense"`` runs the
+  grouped convolutions as dense block-diagonal ones while scoring (``bnnlib.dynamic``: the same
+  scores up to the order of the sums, much faster on a GPU at 28x28).
 - ``FinetuneEvaluator`` (Shen et al. "Initialization"): cut the candidate from the trained
   4x-wide model by prefix slicing (``Supernet.extract``), train it for a few epochs on the
   search subset, then score top-1 on the validation subset. ``epochs=0`` gives the cheap
@@ -22,6 +24,8 @@ import torch
 from torch.utils.data import Dataset
 
 from .bn import fixed_subset, recalibrate_bn
+from .dynamic import check_group_conv
+from .dynamic import group_conv as dynamic_group_conv
 from .supernet import Supernet
 from .train import Recipe, evaluate, fit
 
@@ -32,9 +36,11 @@ class OneShotEvaluator:
     def __init__(self, supernet: Supernet, calib_data: Dataset, val_data: Dataset, *,
                  calib_images: int | None = 2000, val_images: int | None = None,
                  batch_size: int = 256, seed: int = 0, num_workers: int = 0,
-                 autotune: bool = False):
+                 autotune: bool = False, group_conv: str = "grouped"):
         self.supernet = supernet
         self.autotune = autotune  # cudnn.benchmark as it is (True) or off while scoring
+        # how the supernet's grouped convolutions run while scoring (bnnlib.dynamic.group_conv)
+        self.group_conv = check_group_conv(group_conv)
         self.calib = fixed_subset(calib_data, calib_images, seed)
         self.val = fixed_subset(val_data, val_images, seed + 1)
         self.batch_size = batch_size
@@ -43,7 +49,8 @@ class OneShotEvaluator:
 
     def __call__(self, genome: Sequence) -> float:
         self.supernet.set_genome(genome)
-        with contextlib.nullcontext() if self.autotune else no_autotuning():
+        with (contextlib.nullcontext() if self.autotune else no_autotuning(),
+              dynamic_group_conv(self.group_conv)):
             recalibrate_bn(self.supernet, self.calib, None, self.batch_size,
                            num_workers=self.num_workers)
             self.evaluations += 1

@@ -17,6 +17,8 @@ OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("linear", "step", "cosine", "constant")
 #: how ImageNet images are scaled before the 224 crop (bnnlib.data.get_datasets)
 RESIZES = ("short_side", "square")
+#: how a supernet's grouped convolutions run while a candidate is scored (bnnlib.dynamic.group_conv)
+GROUP_CONVS = ("grouped", "dense")
 #: variant prefix of Phan et al.'s Figure 5 runs trained apart (``groups.epochs.fig5``)
 FIG5_PREFIX = "fig5_"
 

@@ -66,13 +66,19 @@ def test_bench_supernet_runs(tmp_path):
     out = tmp_path / "supernet.json"
     rows = bench_supernet.main(["--families", "mobilenet_m1", "vgg_small", "--genomes", "1",
                                 "--steps", "1", "--batch", "8", "--calib", "16", "--val", "16",
-                                "--evals", "1", "--json", str(out)])
+                                "--evals", "1", "--group-conv", "grouped", "dense",
+                                "--json", str(out)])
     assert [r["family"] for r in rows] == ["mobilenet_m1", "vgg_small"]
     for r in rows:
         assert r["supernet_step_ms"] > 0 and r["static_step_ms"] > 0
         assert r["evaluations_per_min"] > 0
     assert rows[0]["candidates"].startswith("within MaxFLOPs") and rows[1]["candidates"] == "uniform"
-    assert out.exists()
+    # dense scoring timed for the groups study only (the widths supernets have no groups)
+    assert list(rows[0]["evaluations_per_min_by_setting"]) == ["autotune0_batch256",
+                                                               "autotune0_batch256_dense"]
+    assert list(rows[1]["evaluations_per_min_by_setting"]) == ["autotune0_batch256"]
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["group_conv"] == ["grouped", "dense"] and meta["BNNLIB_DENSE_GROUPS"] == "0"
 
 
 def test_bench_candidates_are_drawn_as_the_search_draws_them():
@@ -294,13 +300,46 @@ def test_make_rates_refuses_files_of_other_devices_or_sizes(tmp_path):
     out = tmp_path / "again.json"
     make_rates.main([str(out), "--train", f"gpu={results / 'train_gpu_h200.json'}",
                      f"paper={results / 'train_paper_h200.json'}",
-                     "--supernet", f"gpu={results / 'supernet_gpu_h200_run2.json'}",
-                     f"gpu={results / 'supernet_gpu_h200_run3.json'}",
+                     "--supernet", *(f"gpu={results / f'supernet_gpu_h200_{run}.json'}"
+                                     for run in ("run2", "run3", "run4", "run5_grouped", "run5_dense")),
+                     f"paper={results / 'supernet_paper_h200.json'}",
                      "--fit", f"gpu={results / 'fit_gpu_h200.json'}",
+                     f"gpu={results / 'fit_gpu_h200_run2.json'}",
                      "--jobs", f"gpu={results / 'jobs_gpu_h200.json'}",
+                     f"gpu={results / 'jobs_gpu_h200_run2.json'}",
                      "--warmup", f"gpu={results / 'stage_histories_h200.json'}",
                      f"gpu={results / 'stage_uniform_m1_jobs1_h200.json'}", "--source", saved["source"]])
     assert json.loads(out.read_text()) == saved
+
+
+def test_make_rates_keeps_dense_scoring_apart_and_no_step_ratio_of_dense_steps():
+    """bench_supernet's keys ending in _dense give candidate_s_dense (grouped keys candidate_s),
+    a later file replaces only the modes it measured, and a file whose steps ran with
+    BNNLIB_DENSE_GROUPS=1 gives no supernet/static ratio (supernet training runs grouped)."""
+    import make_rates
+
+    train = {"device": "GPU X", "torch": "2.11", "rows": [
+        {"model": "mobilenet_m1", "ops": 1e6, "binary_img_s": 3000.0}]}
+    grouped = {"meta": {"calib_images": 1000, "val_images": 5000}, "rows": [
+        {"family": "mobilenet_m1", "ratio_median": 1.1, "evaluations_per_min": 300.0,
+         "evaluations_per_min_by_setting": {"autotune0_batch1000": 200.0,
+                                            "autotune0_batch5000": 300.0,
+                                            "autotune1_batch5000": 600.0}}]}
+    dense = {"meta": {"calib_images": 500, "val_images": 1000, "BNNLIB_DENSE_GROUPS": "1"},
+             "rows": [{"family": "mobilenet_m1", "ratio_median": 0.9, "evaluations_per_min": 1200.0,
+                       "evaluations_per_min_by_setting": {"autotune0_batch5000_dense": 1200.0}}]}
+    fam = make_rates.build({"gpu": train}, {"gpu": [grouped, dense]})["profiles"]["gpu"]["mobilenet_m1"]
+    assert fam["supernet_over_static"] == 1.1  # not the dense file's 0.9
+    assert fam["candidate_s"] == pytest.approx(60 / 300) and fam["candidate_images"] == 6000
+    assert fam["candidate_s_dense"] == pytest.approx(60 / 1200) and fam["candidate_images_dense"] == 1500
+    both = {"meta": {"calib_images": 1000, "val_images": 5000}, "rows": [
+        {"family": "mobilenet_m1", "ratio_median": 1.2, "evaluations_per_min": 400.0,
+         "evaluations_per_min_by_setting": {"autotune0_batch5000": 400.0,
+                                            "autotune0_batch5000_dense": 1000.0}}]}
+    fam = make_rates.build({"gpu": train}, {"gpu": [grouped, dense, both]})["profiles"]["gpu"]["mobilenet_m1"]
+    assert (fam["supernet_over_static"], fam["candidate_s"], fam["candidate_s_dense"]) == (
+        1.2, pytest.approx(60 / 400), pytest.approx(60 / 1000))
+    assert fam["candidate_images_dense"] == 6000
 
 
 def test_make_rates_cli_merges_supernet_files_and_refuses_two_train_files(tmp_path):
@@ -496,6 +535,11 @@ def test_profile_ops_kinds_busy_fraction_and_launches_from_profiler_events():
     assert profile_ops.kind_of("sm90_xmma_fprop_implicit_gemm_bf16") == "conv/matmul"
     assert profile_ops.kind_of("cudnn::bn_fw_inf_1C11_kernel_NHWC") == "batch norm"  # not conv
     assert profile_ops.kind_of("fwd_0d1d2d") == "quantizer"  # bnnlib.fused's Triton kernel
+    # a cuDNN convolution with "unsigned" among its template arguments (read as a quantizer in
+    # the H200 profile of session 6 before the fix)
+    assert profile_ops.kind_of("void convolve_common_engine_float_NHWC<__nv_bfloat16, 128, true>"
+                               "(int, conv_kernel_common_params, unsigned long long)") == "conv/matmul"
+    assert profile_ops.kind_of("aten::sign") == "quantizer"
     assert profile_ops.kind_of("void at::native::vectorized_elementwise_kernel<MulFunctor>") \
         == "elementwise"
     assert profile_ops.kind_of("aten::max_pool2d_with_indices") == "pooling"

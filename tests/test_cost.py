@@ -341,6 +341,28 @@ def test_hours_by_hand(cpu):
     assert frame.attrs["device"] == "Test GPU"
 
 
+def test_dense_scoring_is_projected_at_its_own_rate_where_measured(cpu):
+    """A groups search with group_conv: dense is timed at candidate_s_dense (scaled by its own
+    image count), at the grouped rate where dense was not measured; the widths searches and
+    grouped profiles never read it."""
+    dense = settings.load(CPU, {"groups.search.group_conv": "dense"})
+    raw = flat_rates(candidate_s=0.5, candidate_s_dense=0.2, candidate_images_dense=6000)
+    del raw["profiles"]["cpu"]["mobilenet_m2"]["candidate_s_dense"]
+    del raw["profiles"]["cpu"]["mobilenet_m2"]["candidate_images_dense"]
+    rates = cost.rates_from_dict(raw)
+    hours = cost.project(dense, rates).set_index(["family", "stage"])["hours"]
+    assert hours["mobilenet_m1", "search"] == pytest.approx(84 * 0.2 * 1500 / 6000 / 3600)
+    assert hours["mobilenet_m2", "search"] == pytest.approx(84 * 0.5 / 3600)  # not measured
+    grouped = cost.project(cpu, rates).set_index(["family", "stage"])["hours"]
+    assert grouped["mobilenet_m1", "search"] == pytest.approx(84 * 0.5 / 3600)
+    assert hours["vgg_small", "search"] == grouped["vgg_small", "search"]
+    raw["profiles"]["cpu"]["mobilenet_m3"]["candidate_images_dense"] = 100
+    del raw["profiles"]["cpu"]["mobilenet_m3"]["candidate_s_dense"]
+    with pytest.raises(ValueError, match="mobilenet_m3.candidate_images_dense is given without "
+                                         "candidate_s_dense"):
+        cost.rates_from_dict(raw)
+
+
 def test_jobs_divide_the_hours_of_models_trained_alone_by_their_measured_speedup(cpu, works):
     """jobs: 3 with a measured speedup of 2 halves uniform, retrain and the proxy's training;
     supernet, search and the proxy's one-shot scoring do not change; a family without a

@@ -429,6 +429,19 @@ def test_search_per_class_is_what_the_supernet_and_search_train_on(study):
     assert len(common.datasets(study("supernet", "vgg_small"), search=True)[0]) == 64
 
 
+def test_how_grouped_convolutions_run_while_scored_is_part_of_the_search_identity(study):
+    """group_conv (the same scores up to the order of the sums) reaches the evaluator and the
+    search state's identity, and the proxy stage, which scores with the same evaluator, reads it."""
+    for mode in ("grouped", "dense"):
+        cfg = study("search", "mobilenet_m3", **{"groups.search.group_conv": mode})
+        acc, identity = search.make_evaluator(cfg, supernet.build(cfg))
+        assert identity["group_conv"] == mode and acc.evaluate_fn.group_conv == mode
+    assert settings.stage_keys("proxy", "mobilenet_m1")["group_conv"] == "groups.search.group_conv"
+    assert "group_conv" not in settings.stage_keys("proxy", "vgg_small")
+    with pytest.raises(settings.SettingsError, match="group_conv"):
+        study("search", "mobilenet_m3", **{"groups.search.group_conv": "blocks"})
+
+
 def test_the_fine_tuning_recipe_of_candidates_comes_from_the_settings(study):
     """Shen et al. do not give their candidates' fine-tuning recipe; ours is in the settings
     (not in code), and it is part of the search state's identity."""

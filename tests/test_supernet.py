@@ -257,6 +257,74 @@ def test_recalibration_gives_the_cumulative_mean_and_variance_of_the_subset():
     assert bn.momentum == 0.1 and not model.training
 
 
+def test_group_conv_mode_decides_within_its_block_whatever_the_environment(monkeypatch):
+    import bnnlib.dynamic as dynamic
+
+    seen = []  # the groups of every conv the model runs
+    conv2d = dynamic.F.conv2d
+    monkeypatch.setattr(dynamic.F, "conv2d", lambda *a: seen.append(a[6]) or conv2d(*a))
+    sn = _supernet("mobilenet_m1")
+    genome = sn.sample(np.random.default_rng(3))
+    sn.set_genome(genome)
+    sn.eval()
+    x = torch.randn(2, 1, 28, 28)
+    monkeypatch.setenv("BNNLIB_DENSE_GROUPS", "1")
+    with dynamic.group_conv("grouped"):
+        sn(x)
+        assert max(seen) == max(genome) > 1
+        seen.clear()
+        with dynamic.group_conv("dense"):
+            sn(x)
+            assert set(seen) == {1}
+        seen.clear()
+        sn(x)  # the outer block's mode is back
+        assert max(seen) == max(genome)
+    monkeypatch.delenv("BNNLIB_DENSE_GROUPS")
+    seen.clear()
+    with dynamic.group_conv("dense"):
+        sn(x)
+    assert set(seen) == {1}
+    seen.clear()
+    sn(x)  # outside any block the environment decides again: grouped
+    assert max(seen) == max(genome)
+    with pytest.raises(ValueError, match=r"group_conv='sparse'; valid: grouped, dense"):
+        with dynamic.group_conv("sparse"):
+            pass
+
+
+def test_one_shot_scores_with_dense_convolutions_equal_the_grouped_ones(monkeypatch):
+    """The evaluator's group_conv runs the candidates' grouped convolutions densely while it
+    scores (and only then), with the same recalibrated statistics and the same top-1."""
+    import bnnlib.dynamic as dynamic
+
+    torch.manual_seed(0)
+    sn = _supernet("mobilenet_m1")
+    data = _data(96)
+    genomes = [sn.sample(np.random.default_rng(i)) for i in range(3)]
+    assert all(max(g) > 1 for g in genomes)
+    grouped = OneShotEvaluator(sn, data, data, calib_images=32, val_images=64, batch_size=16)
+    dense = OneShotEvaluator(sn, data, data, calib_images=32, val_images=64, batch_size=16,
+                             group_conv="dense")
+    seen = []
+    conv2d = dynamic.F.conv2d
+    monkeypatch.setattr(dynamic.F, "conv2d", lambda *a: seen.append(a[6]) or conv2d(*a))
+    for g in genomes:
+        seen.clear()
+        score = grouped(g)
+        stats = [m.running_var.clone() for m in sn.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert max(seen) == max(g)
+        seen.clear()
+        assert dense(g) == score
+        assert set(seen) == {1}
+        again = [m.running_var for m in sn.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(stats, again, strict=True))
+    seen.clear()
+    sn(torch.randn(2, 1, 28, 28))  # after scoring: grouped again
+    assert max(seen) == max(genomes[-1])
+    with pytest.raises(ValueError, match=r"group_conv='blocks'; valid: grouped, dense"):
+        OneShotEvaluator(sn, data, data, group_conv="blocks")
+
+
 def test_one_shot_scores_do_not_depend_on_what_was_scored_before():
     torch.manual_seed(0)
     sn = _supernet("mobilenet_m1")

@@ -101,9 +101,15 @@ def make_evaluator(cfg: View, supernet) -> tuple[CachedAccuracy, dict]:
     train_plain, val_data, _ = datasets(cfg, augment=False, search=True)
     common = {"calib_images": cfg.calib_images, "val_images": cfg.val_images, "seed": cfg.seed}
     if cfg.study == "groups" or cfg.finetune_epochs == 0:
+        # the groups study's grouped convolutions run as its group_conv says (bnnlib.dynamic);
+        # the widths supernet has none
+        group_conv = cfg.group_conv if cfg.study == "groups" else "grouped"
         evaluator = OneShotEvaluator(supernet, train_plain, val_data, **common,
-                                     batch_size=cfg.eval_batch_size, num_workers=cfg.workers)
+                                     batch_size=cfg.eval_batch_size, num_workers=cfg.workers,
+                                     group_conv=group_conv)
         kind = {"kind": "one-shot"}
+        if cfg.study == "groups":  # the same scores up to the order of the sums: part of them
+            kind["group_conv"] = group_conv
     else:
         evaluator = FinetuneEvaluator(supernet, datasets(cfg, search=True)[0], val_data,
                                       epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch_size,
