@@ -118,8 +118,8 @@ and a file being written at once. DVC copies every output into its cache when a 
 filesystem with reflinks shares the blocks instead), so the finished stages are on disk twice.
 Checked against a `gpu`-widths run on the CPU (3 seeds, toy epochs, 3 proxy genomes) with the
 code before the supernet kept its weights once: 16.3 GB projected in ``runs/`` (supernet 2.71),
-16.6 GB measured; the uniform and supernet stages within 0.1%. The same settings now project
-14.9 GB (supernet 1.35; not rerun).
+16.6 GB measured; the uniform and supernet stages within 0.1%. With the supernet's weights
+kept once: 14.9 GB projected (supernet 1.35), 15.3 GB measured.
 
 Not counted: process start-up (spawn, imports, the CUDA context: 16-17 s on the H200 with a
 few warm-up batches), checkpoint and result I/O, data loading beyond what the measured rates
