@@ -181,10 +181,10 @@ def main(argv=None) -> list[dict]:
         pool, drawn = search_candidates(family, sn, inp["shape"], args.sizes, rng,
                                         count * (args.evals + 1), args.unconstrained)
         pool = iter(pool)
-        settings = itertools.product(
+        scorings = itertools.product(
             (False, True) if device.type == "cuda" and args.autotune == "both" else (False,),
             args.eval_batch, modes)
-        for autotune, eval_batch, mode in settings:
+        for autotune, eval_batch, mode in scorings:
             # cudnn.benchmark autotunes every new conv shape: candidates bring new shapes
             torch.backends.cudnn.benchmark = autotune
             ev = OneShotEvaluator(sn, calib, val, calib_images=None, val_images=None,

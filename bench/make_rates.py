@@ -137,13 +137,11 @@ def _fastest(row: dict, group_conv: str = "grouped") -> float | None:
     """Evaluations per minute of the fastest autotuning-off setting of a bench_supernet row
     scored with ``group_conv`` (keys ending in ``_dense`` for dense; its fastest setting where
     none is off; for grouped, its one rate where it has no settings; None: not measured)."""
-    settings = {k: v for k, v in row.get("evaluations_per_min_by_setting", {}).items()
-                if k.endswith("_dense") == (group_conv == "dense")}
+    by_setting = row.get("evaluations_per_min_by_setting")
+    if not by_setting:
+        return row["evaluations_per_min"] if group_conv == "grouped" else None
+    settings = {k: v for k, v in by_setting.items() if k.endswith("_dense") == (group_conv == "dense")}
     off = [v for k, v in settings.items() if k.startswith("autotune0")]
-    if group_conv == "dense":
-        return max(off or settings.values(), default=None)
-    if not row.get("evaluations_per_min_by_setting"):
-        return row["evaluations_per_min"]
     return max(off or settings.values(), default=None)
 
 
