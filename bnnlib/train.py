@@ -661,6 +661,41 @@ def _identity(model: nn.Module, model_name: str | None, recipe: Recipe, seed: in
     }
 
 
+def _new_run(model, train_data, val_data, *, recipe, out_dir, seed, device, amp, before_step,
+             checkpoint_every, checkpoint_interval_s, keep_best, eval_batch_size, num_workers,
+             model_name, context, progress, distributed) -> _Run:
+    """:func:`fit`'s arguments checked, the model and in-memory data placed, the run's identity
+    taken (its arguments are :func:`fit`'s)."""
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a bnnlib.train.Recipe, got {type(recipe).__name__}")
+    check_int("eval_batch_size", eval_batch_size, 1)
+    if checkpoint_every is not None:
+        check_int("checkpoint_every", checkpoint_every, 1)
+    steps_per_epoch = _steps_per_epoch(train_data, recipe)
+    world = dist.world_size() if distributed or distributed is None else 1
+    if world > 1 and recipe.batch_size < world:
+        raise ValueError(f"batch_size={recipe.batch_size} (the global batch) is smaller than the "
+                         f"{world} processes; use a batch of at least {world} images")
+    device, amp = _place(model, device, amp)
+    use_scaler = device.type == "cuda" and amp and not torch.cuda.is_bf16_supported()
+    identity = _identity(model, model_name, recipe, seed, train_data, val_data, context)
+    # in-memory images move to the GPU once (after the identity: the data, not its place,
+    # determines the run; batches are equal on every device, bnnlib.data.on_device)
+    train_data = on_device(train_data, device)
+    if val_data is not None:
+        val_data = on_device(val_data, device)
+    return _Run(model=model, train_data=train_data, val_data=val_data, recipe=recipe, seed=seed,
+                device=device, amp=amp, optimizer=recipe.make_optimizer(model),
+                scaler=torch.amp.GradScaler("cuda", enabled=use_scaler),
+                steps_per_epoch=steps_per_epoch, identity=identity,
+                out=Path(out_dir) if out_dir is not None else None, model_name=model_name,
+                before_step=before_step, checkpoint_every=checkpoint_every,
+                checkpoint_interval_s=check_real("checkpoint_interval_s", checkpoint_interval_s,
+                                             0.0, math.inf),
+                keep_best=bool(keep_best), eval_batch_size=eval_batch_size, num_workers=num_workers,
+                progress=progress and dist.is_main(), world=world)
+
+
 def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, *,
         recipe: Recipe, out_dir: str | Path | None = None, seed: int = 0, resume: bool = True,
         device: str | torch.device | None = None, amp: bool | None = None,
@@ -727,34 +762,13 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
             message lists each difference as ``key now != saved``).
         FloatingPointError: the training loss became NaN or infinite.
     """
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a bnnlib.train.Recipe, got {type(recipe).__name__}")
-    check_int("eval_batch_size", eval_batch_size, 1)
-    if checkpoint_every is not None:
-        check_int("checkpoint_every", checkpoint_every, 1)
-    steps_per_epoch = _steps_per_epoch(train_data, recipe)
-    world = dist.world_size() if distributed or distributed is None else 1
-    if world > 1 and recipe.batch_size < world:
-        raise ValueError(f"batch_size={recipe.batch_size} (the global batch) is smaller than the "
-                         f"{world} processes; use a batch of at least {world} images")
-    device, amp = _place(model, device, amp)
-    use_scaler = device.type == "cuda" and amp and not torch.cuda.is_bf16_supported()
-    identity = _identity(model, model_name, recipe, seed, train_data, val_data, context)
-    # in-memory images move to the GPU once (after the identity: the data, not its place,
-    # determines the run; batches are equal on every device, bnnlib.data.on_device)
-    train_data = on_device(train_data, device)
-    if val_data is not None:
-        val_data = on_device(val_data, device)
-    run = _Run(model=model, train_data=train_data, val_data=val_data, recipe=recipe, seed=seed,
-               device=device, amp=amp, optimizer=recipe.make_optimizer(model),
-               scaler=torch.amp.GradScaler("cuda", enabled=use_scaler),
-               steps_per_epoch=steps_per_epoch, identity=identity,
-               out=Path(out_dir) if out_dir is not None else None, model_name=model_name,
-               before_step=before_step, checkpoint_every=checkpoint_every,
-               checkpoint_interval_s=check_real("checkpoint_interval_s", checkpoint_interval_s,
-                                            0.0, math.inf),
-               keep_best=bool(keep_best), eval_batch_size=eval_batch_size, num_workers=num_workers,
-               progress=progress and dist.is_main(), world=world)
+    run = _new_run(model, train_data, val_data, recipe=recipe, out_dir=out_dir, seed=seed,
+                   device=device, amp=amp, before_step=before_step,
+                   checkpoint_every=checkpoint_every, checkpoint_interval_s=checkpoint_interval_s,
+                   keep_best=keep_best, eval_batch_size=eval_batch_size, num_workers=num_workers,
+                   model_name=model_name, context=context, progress=progress,
+                   distributed=distributed)
+    device, world = run.device, run.world
     state, resumed_from = _start_or_resume(run, resume)
     run.last_save, run.saved_epoch = time.perf_counter(), state.epoch
     write_metrics = run.out is not None and dist.is_main()
